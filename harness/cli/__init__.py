@@ -1,0 +1,52 @@
+"""The ``harness`` command line: parsing, exit codes and output, nothing more.
+
+Each sub-command lives in its own module and is registered here.  Errors the harness raises on
+purpose (:class:`harness.HarnessError`) become one line on stderr and exit code 1 (2 for usage
+errors); never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harness._version import __version__
+from harness.errors import HarnessError, UsageError
+
+from . import inspect as _inspect
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harness")
+def cli() -> None:
+    """Record and replay the Soccer Football API real-time WebSocket feed, offline."""
+
+
+for _command in (*_inspect.COMMANDS,):
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    try:
+        cli.main(args=argv, prog_name="harness", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("harness: interrupted", err=True)
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except UsageError as exc:
+        click.echo(f"harness: error: {exc}", err=True)
+        return 2
+    except HarnessError as exc:
+        click.echo(f"harness: error: {exc}", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    return 0
+
+
+def run() -> None:  # pragma: no cover - console-script shim
+    sys.exit(main())
