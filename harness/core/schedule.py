@@ -1,0 +1,231 @@
+"""The replay timeline: which recorded event frame is due when, as pure data.
+
+Time is data here and sleeping is I/O (STYLE principle 8): :func:`iter_schedule` yields
+``(due_ns, frame)`` pairs relative to the start of one replay timeline, and only the server
+sleeps.  Every due time is computed from the frame's absolute offset in the recording, never by
+adding up per-gap sleeps, so a replay of many hours does not drift by a single nanosecond.
+
+Policy (``docs/protocol.md`` section 12, "Replay routing"):
+
+- The feed holds server->client *event* frames only; replies (``subscribed``, ``pong``,
+  errors) are produced live by the session, never replayed.
+- A recorder that held several connections may have received one frame on each of them; the
+  same bytes within :data:`DUPLICATE_WINDOW_NS` are kept once, so a replay client gets the frame
+  once per matching subscription, as live.
+- The feed starts at the recording's first ``subscribe`` command (a timeline starts at a
+  client's first subscription), or at the first event when the recording holds no subscribe.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from harness.core.protocol import FrameInfo, Subscribe, classify_frame, parse_command
+from harness.core.records import Direction, Record, WsMessage
+from harness.errors import HarnessError, UsageError
+
+DUPLICATE_WINDOW_NS = 2_000_000_000
+"""Identical frames this close together are one frame seen on several recorded connections."""
+
+MIN_LAP_NS = 1_000_000_000
+"""Shortest loop lap in recording time, so a feed of one instant loops once a second, not hot."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFrame:
+    """One recorded event frame: when it came (relative to the feed start) and its exact bytes."""
+
+    offset_ns: int
+    payload: bytes
+    info: FrameInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """The event frames of a recording in time order, and how long the recording ran.
+
+    ``duration_ns`` is the end of the recorded session relative to the feed start (its last
+    record), at least the last frame's offset: a quiet tail is part of the recording and of
+    every loop lap.
+    """
+
+    frames: tuple[FeedFrame, ...]
+    duration_ns: int
+
+    @classmethod
+    def from_records(cls, records: Iterable[Record]) -> Feed:
+        """Build the feed from a recording's records (any order; sorted by time here)."""
+        events: list[tuple[int, bytes, FrameInfo]] = []
+        first_subscribe: int | None = None
+        last_t = 0
+        for record in records:
+            last_t = max(last_t, record.t_ns)
+            if not isinstance(record, WsMessage) or not record.is_text:
+                continue
+            if record.direction is Direction.CLIENT_TO_SERVER:
+                if _is_subscribe(record.payload) and (
+                    first_subscribe is None or record.t_ns < first_subscribe
+                ):
+                    first_subscribe = record.t_ns
+                continue
+            info = classify_frame(record.payload)
+            if info is not None and info.is_event:
+                events.append((record.t_ns, record.payload, info))
+        events.sort(key=lambda event: event[0])
+        events = _drop_duplicates(events)
+        start = first_subscribe if first_subscribe is not None else (events[0][0] if events else 0)
+        frames = tuple(FeedFrame(max(0, t - start), payload, info) for t, payload, info in events)
+        end = max(0, last_t - start)
+        duration = max(end, frames[-1].offset_ns if frames else 0)
+        return cls(frames=frames, duration_ns=duration)
+
+
+def _is_subscribe(payload: bytes) -> bool:
+    try:
+        return isinstance(parse_command(payload), Subscribe)
+    except HarnessError:
+        return False
+
+
+def _drop_duplicates(
+    events: list[tuple[int, bytes, FrameInfo]],
+) -> list[tuple[int, bytes, FrameInfo]]:
+    """Keep the first of identical payloads less than :data:`DUPLICATE_WINDOW_NS` apart."""
+    kept: list[tuple[int, bytes, FrameInfo]] = []
+    recent: deque[tuple[int, bytes]] = deque()
+    last_seen: dict[bytes, int] = {}
+    for event in events:
+        t, payload, _ = event
+        while recent and t - recent[0][0] >= DUPLICATE_WINDOW_NS:
+            old_t, old_payload = recent.popleft()
+            if last_seen.get(old_payload) == old_t:
+                del last_seen[old_payload]
+        if payload in last_seen:
+            continue
+        last_seen[payload] = t
+        recent.append((t, payload))
+        kept.append(event)
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """How to replay a feed.
+
+    ``speed``: recorded gaps are divided by it (10 = ten times faster); ``None`` is "max": every
+    frame is due at once and sending waits only for the reader.  ``max_gap_ns`` shortens every
+    lull longer than it to exactly it, in recording time (before ``speed``).  ``start_at_ns``
+    skips the frames before that offset.  ``loop`` replays the feed again from ``start_at_ns``
+    after its end, forever.  ``rebase_time`` asks the server to rewrite each frame's ``ts`` to
+    the time it is sent (see :func:`rebase_ts`).
+    """
+
+    speed: float | None = 1.0
+    max_gap_ns: int | None = None
+    start_at_ns: int = 0
+    loop: bool = False
+    rebase_time: bool = False
+
+    def __post_init__(self) -> None:
+        if self.speed is not None and not (math.isfinite(self.speed) and self.speed > 0):
+            raise UsageError(f"speed must be a number > 0 (or max), got {self.speed!r}")
+        if self.max_gap_ns is not None and self.max_gap_ns <= 0:
+            raise UsageError(f"max gap must be > 0, got {self.max_gap_ns} ns")
+        if self.start_at_ns < 0:
+            raise UsageError(f"start-at must be >= 0, got {self.start_at_ns} ns")
+
+
+def iter_schedule(feed: Feed, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
+    """Yield ``(due_ns, frame)``: when to send each frame, relative to the timeline start.
+
+    The frame at offset ``o`` (``o >= start_at``) is due at ``compressed(o) / speed`` where
+    ``compressed`` measures recording time from ``start_at`` with every gap longer than
+    ``max_gap`` cut to ``max_gap``.  With ``loop``, lap ``k`` adds ``k`` lap lengths (the
+    compressed time from ``start_at`` to the feed's end, at least :data:`MIN_LAP_NS`); a lap with
+    no frames ends the schedule instead of spinning.  Raises :class:`UsageError` at once when
+    ``start_at`` lies past the end of the feed.
+    """
+    if options.start_at_ns > feed.duration_ns:
+        raise UsageError(
+            f"start-at {options.start_at_ns / 1e9:g}s is past the end of the recording "
+            f"({feed.duration_ns / 1e9:g}s)"
+        )
+    lap = _compressed_lap(feed, options)
+    return _schedule(lap, options)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lap:
+    frames: tuple[FeedFrame, ...]
+    positions_ns: tuple[int, ...]  # compressed recording time of each frame from start_at
+    length_ns: int
+
+
+def _compressed_lap(feed: Feed, options: ReplayOptions) -> _Lap:
+    frames = tuple(f for f in feed.frames if f.offset_ns >= options.start_at_ns)
+    limit = options.max_gap_ns
+    positions: list[int] = []
+    previous, position = options.start_at_ns, 0
+    for frame in frames:
+        gap = frame.offset_ns - previous
+        position += gap if limit is None else min(gap, limit)
+        positions.append(position)
+        previous = frame.offset_ns
+    tail = feed.duration_ns - previous
+    length = position + (tail if limit is None else min(tail, limit))
+    return _Lap(frames, tuple(positions), max(length, MIN_LAP_NS))
+
+
+def _schedule(lap: _Lap, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
+    if not lap.frames:
+        return
+    speed = options.speed
+    lap_index = 0
+    while True:
+        base = lap_index * lap.length_ns
+        for position, frame in zip(lap.positions_ns, lap.frames, strict=True):
+            due = 0 if speed is None else round((base + position) / speed)
+            yield due, frame
+        if not options.loop:
+            return
+        lap_index += 1
+
+
+# --- --rebase-time ------------------------------------------------------------------------------
+
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
+_INT_VALUE = re.compile(rb"\s*:\s*(-?\d+)(?=\s*[,}])")
+
+
+def rebase_ts(payload: bytes, ts_ms: int) -> bytes:
+    """Rewrite the top-level ``"ts"`` integer of a JSON object frame to ``ts_ms``.
+
+    Only the digits change; every other byte stays as recorded (key order, spacing, escapes), so
+    a replayed frame differs from the recording in its timestamp alone.  A ``ts`` nested in
+    ``data``, inside a string, or not an integer is left alone, as are frames without one.
+    """
+    if not payload.lstrip().startswith(b"{"):
+        return payload
+    replacement = str(ts_ms).encode()
+    pieces: list[bytes] = []
+    copied_to = 0
+    depth = 0
+    for token in _TOKEN.finditer(payload):
+        text = token.group()
+        if text in (b"{", b"["):
+            depth += 1
+        elif text in (b"}", b"]"):
+            depth -= 1
+        elif depth == 1 and text == b'"ts"':
+            value = _INT_VALUE.match(payload, token.end())
+            if value is not None:
+                pieces += (payload[copied_to : value.start(1)], replacement)
+                copied_to = value.end(1)
+    if not pieces:
+        return payload
+    pieces.append(payload[copied_to:])
+    return b"".join(pieces)
