@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = ["recorder", "recording_io"]
 
 
 def main() -> None:

@@ -1,7 +1,322 @@
-"""``harness info`` and ``harness cat``: look inside a recording."""
+"""``harness info`` and ``harness cat``: look inside a recording.
+
+Both stream the file (constant memory).  A file that is not a readable recording is an error
+(one line on stderr, exit 1).  A damaged tail is not: what could be read is printed, then a
+warning naming the tail goes to stderr, and the exit code stays 0, so scripts still get the
+prefix.  ``docs/recording-format.md`` section 9.
+"""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import enum
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
 import click
 
-COMMANDS: list[click.Command] = []
+from harness.core.durations import format_duration
+from harness.core.protocol import classify_frame
+from harness.core.recording import RecordingReader, open_reader
+from harness.core.records import (
+    KIND_NAMES,
+    Direction,
+    Header,
+    HttpExchange,
+    Note,
+    Record,
+    Summary,
+    WsClose,
+    WsControl,
+    WsMessage,
+    WsOpen,
+)
+
+RENEW_PATH = "/v1/ws/renew"
+MAX_CONNECTION_LINES = 20
+MAX_VALUE_CHARS = 160
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+# --------------------------------------------------------------------------- info
+
+
+@dataclasses.dataclass
+class _Connection:
+    url: str = ""
+    status: int | None = None
+    error: str | None = None
+    close: WsClose | None = None
+
+
+@dataclasses.dataclass
+class _Inventory:
+    """Everything ``info`` reports, gathered in one pass over the records."""
+
+    kinds: Counter[str] = dataclasses.field(default_factory=Counter)
+    connections: dict[int, _Connection] = dataclasses.field(default_factory=dict)
+    renew_calls: int = 0
+    renewal_notes: int = 0
+    sent: Counter[str] = dataclasses.field(default_factory=Counter)
+    events: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    replies: Counter[str] = dataclasses.field(default_factory=Counter)
+    last_t_ns: int = 0
+    summary: Summary | None = None
+
+    def add(self, record: Record) -> None:
+        self.kinds[KIND_NAMES[record.KIND]] += 1
+        self.last_t_ns = max(self.last_t_ns, record.t_ns)
+        if isinstance(record, WsMessage):
+            self._message(record)
+        elif isinstance(record, WsOpen):
+            conn = self._connection(record.conn_id)
+            conn.url, conn.status, conn.error = record.url, record.status, record.error
+        elif isinstance(record, WsClose):
+            self._connection(record.conn_id).close = record
+        elif isinstance(record, HttpExchange):
+            self.renew_calls += urlsplit(record.url).path.rstrip("/").endswith(RENEW_PATH)
+        elif isinstance(record, Note):
+            self.renewal_notes += record.kind == "renewal"
+        elif isinstance(record, Summary):
+            self.summary = record
+
+    def _connection(self, conn_id: int) -> _Connection:
+        return self.connections.setdefault(conn_id, _Connection())
+
+    def _message(self, record: WsMessage) -> None:
+        if record.direction is Direction.CLIENT_TO_SERVER:
+            self.sent[_command_name(record.payload)] += 1
+            return
+        if not record.is_text:
+            self.replies["(binary)"] += 1
+            return
+        info = classify_frame(record.payload)
+        if info is None:
+            self.replies["(not a JSON object)"] += 1
+        elif info.is_event:
+            channel = info.channel.value if info.channel else "?"
+            self.events[(channel, info.event_type or info.type)] += 1
+        else:
+            self.replies[info.type or "(no type)"] += 1
+
+
+def _command_name(payload: bytes) -> str:
+    try:
+        obj = json.loads(payload)
+    except ValueError:
+        return "(not JSON)"
+    action = obj.get("action") if isinstance(obj, dict) else None
+    return action if isinstance(action, str) else "(no action)"
+
+
+def _header_lines(path: str, header: Header) -> Iterator[str]:
+    source = dict(header.source)
+    yield f"file         {path} ({os.path.getsize(path):,} bytes)"
+    yield f"format       {header.format} {header.format_version[0]}.{header.format_version[1]}"
+    yield f"created      {header.created_at}"
+    yield f"tool         {header.tool} {header.tool_version}"
+    yield f"redacted     {'yes' if header.redacted else 'NO'}"
+    yield f"synthetic    {'yes' if source.pop('synthetic', False) else 'no'}"
+    for key, value in source.items():
+        yield f"source       {key}: {_shorten(_source_value(value))}"
+
+
+def _source_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _one_line(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(map(_one_line, value))
+    return _compact(value)
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return f"{text[: MAX_VALUE_CHARS - 20]}... ({len(text):,} chars; see harness cat)"
+
+
+def _record_lines(inv: _Inventory) -> Iterator[str]:
+    duration_ns = inv.summary.duration_ns if inv.summary else inv.last_t_ns
+    closed = "clean close (summary present)" if inv.summary else "no summary (not closed cleanly)"
+    yield f"duration     {format_duration(duration_ns / 1e9)} ({duration_ns / 1e9:.3f} s)"
+    yield f"ending       {closed}"
+    yield f"records      {sum(inv.kinds.values()):,}"
+    for name in KIND_NAMES.values():
+        if inv.kinds[name]:
+            yield f"  {name:<12} {inv.kinds[name]:,}"
+    yield f"renewals     {inv.renew_calls} {RENEW_PATH} call(s), {inv.renewal_notes} note(s)"
+
+
+def _connection_lines(inv: _Inventory) -> Iterator[str]:
+    conns = inv.connections
+    opened = sum(1 for c in conns.values() if c.status == 101)
+    refused = sum(1 for c in conns.values() if c.status is not None and c.status != 101)
+    closed = sum(1 for c in conns.values() if c.close is not None)
+    yield f"connections  {opened} opened, {refused} refused, {closed} closed"
+    for index, (conn_id, conn) in enumerate(sorted(conns.items())):
+        if index == MAX_CONNECTION_LINES:
+            yield f"  ... {len(conns) - index} more"
+            break
+        yield f"  #{conn_id:<4} {_describe_connection(conn)}"
+
+
+def _describe_connection(conn: _Connection) -> str:
+    if conn.status is None:
+        opened = "(no open record)"
+    elif conn.status == 101:
+        opened = "opened"
+    else:
+        opened = f"refused {conn.status}" + (f" ({conn.error})" if conn.error else "")
+    close = conn.close
+    if close is None:
+        return f"{opened}, never closed"
+    code = "no code" if close.code is None else str(close.code)
+    reason = f" {close.reason!r}" if close.reason else ""
+    return f"{opened}, closed {code}{reason} by {close.initiator.name.lower()}"
+
+
+def _frame_lines(inv: _Inventory) -> Iterator[str]:
+    received = sum(inv.events.values()) + sum(inv.replies.values())
+    yield f"frames       {sum(inv.sent.values()):,} sent, {received:,} received"
+    rows = [
+        *((f"-> {name}", n) for name, n in sorted(inv.sent.items())),
+        *((f"<- {channel} {event}", n) for (channel, event), n in sorted(inv.events.items())),
+        *((f"<- reply {name}", n) for name, n in sorted(inv.replies.items())),
+    ]
+    width = max((len(label) for label, _ in rows), default=0)
+    for label, count in rows:
+        yield f"  {label:<{width}}  {count:>9,}"
+
+
+@click.command()
+@click.argument("file")
+def info(file: str) -> None:
+    """Summarise the recording FILE: header, duration, records, connections, frames."""
+    with open_reader(file) as reader:
+        inventory = _Inventory()
+        for record in reader:
+            inventory.add(record)
+        lines = [
+            *_header_lines(file, reader.header),
+            *_record_lines(inventory),
+            *_connection_lines(inventory),
+            *_frame_lines(inventory),
+        ]
+        if reader.skipped:
+            skipped = ", ".join(f"kind {k}: {n}" for k, n in sorted(reader.skipped.items()))
+            lines.append(f"skipped      {skipped} (from a newer minor version)")
+        lines.append(f"tail         {reader.tail.describe() if reader.tail else 'whole file'}")
+        click.echo("\n".join(lines))
+        _warn_tail(file, reader)
+
+
+# --------------------------------------------------------------------------- cat
+
+
+@click.command()
+@click.argument("file")
+@click.option("--jsonl", is_flag=True, help="One JSON object per record, with every field.")
+def cat(file: str, jsonl: bool) -> None:
+    """Print every record of FILE, one line each (header first), for grep and diff."""
+    render = _json_line if jsonl else _text_line
+    with open_reader(file) as reader:
+        out = sys.stdout
+        try:
+            out.write(render(reader.header) + "\n")
+            for record in reader:
+                out.write(render(record) + "\n")
+            out.flush()
+        except BrokenPipeError:  # e.g. `harness cat FILE | head`: the reader left, not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            return
+        _warn_tail(file, reader)
+
+
+def _warn_tail(path: str, reader: RecordingReader) -> None:
+    if reader.tail is not None:
+        click.echo(f"harness: warning: {path}: {reader.tail.describe()}", err=True)
+
+
+def _text_line(record: Header | Record) -> str:
+    """``t kind #conn arrow detail``: seconds since the session start, payloads as text."""
+    if isinstance(record, Header):
+        version = ".".join(map(str, record.format_version))
+        detail = (
+            f"{record.format} {version} {record.created_at} {record.tool} {record.tool_version}"
+        )
+        return f"{'':>14}  header      {detail} source={_compact(record.source)}"
+    kind = KIND_NAMES[record.KIND]
+    return f"{record.t_ns / 1e9:14.6f}  {kind:<11} {_detail(record)}"
+
+
+def _detail(record: Record) -> str:
+    if isinstance(record, WsMessage):
+        shown = _text(record.payload) if record.is_text else f"binary {_bytes_text(record.payload)}"
+        return f"#{record.conn_id} {record.direction.arrow} {shown}"
+    if isinstance(record, HttpExchange):
+        outcome = record.error if record.status == 0 else str(record.status)
+        return f"{record.method} {record.url} => {outcome} {_text(record.body)}".rstrip()
+    if isinstance(record, WsOpen):
+        error = f" {record.error}" if record.error else ""
+        return f"#{record.conn_id} {record.url} => {record.status}{error}"
+    if isinstance(record, WsControl):
+        return f"#{record.conn_id} {record.direction.arrow} {record.opcode} {_text(record.payload)}"
+    if isinstance(record, WsClose):
+        by = record.initiator.name.lower()
+        return f"#{record.conn_id} code={record.code} reason={record.reason!r} by={by}"
+    if isinstance(record, Note):
+        return f"{record.kind}: {_one_line(record.message)} {_compact(record.data)}"
+    return f"duration={record.duration_ns / 1e9:.3f}s counts={_compact(record.counts)}"
+
+
+def _json_line(record: Header | Record) -> str:
+    """Every field of the record by name; enums by lower-case name, bytes per ``_jsonable``."""
+    fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    return json.dumps({"kind": KIND_NAMES[record.KIND], **_jsonable(fields)}, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    """Bytes become text when they are UTF-8, else ``{"base64": ...}``; enums their name."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, enum.Enum):
+        return value.name.lower()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return repr(value)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(data: bytes) -> str:
+    try:
+        return _one_line(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _bytes_text(data)
+
+
+def _bytes_text(data: bytes) -> str:
+    return f"base64:{base64.b64encode(data).decode('ascii')}"
+
+
+def _one_line(text: str) -> str:
+    """Escape control characters so every record stays on one line."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+COMMANDS: list[click.Command] = [info, cat]

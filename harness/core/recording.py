@@ -1,0 +1,504 @@
+"""Recording files, format v1: one msgpack stream of checksummed records.
+
+Layout (``docs/recording-format.md`` is the specification)::
+
+    "soccer-ws-harness-recording"        msgpack str, the magic
+    [0, crc, bin(Header fields)]         the header record
+    [kind, crc, bin(record fields)] ...  records, appended as they happen
+    [7, crc, bin(Summary fields)]        optional, written by a clean close
+
+``crc`` is ``zlib.crc32(body, crc32(kind as 4 big-endian bytes))``, so a damaged kind or body is
+detected.  Policies, and why:
+
+* Crash safety: the writer hands each record to the OS at once (write + flush, no fsync), so a
+  killed process leaves a file whose whole records all read back.
+* The reader never raises for damage after the header: iteration stops, everything before it is
+  kept and :attr:`RecordingReader.tail` says where and why.  A damaged magic or header, or an
+  unknown major version, is a :class:`~harness.errors.RecordingFormatError`: nothing to keep.
+* Bounded: records over :data:`MAX_RECORD_BYTES` are refused on write and are damage on read;
+  msgpack limits are set so no size field can make the reader allocate more than that.  Reading
+  and writing use constant memory whatever the file length.
+* Forward compatible: record kinds unknown to this reader (a newer minor version) are skipped
+  when their checksum is valid; extra trailing fields of known kinds are ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO
+
+import msgpack
+
+from harness.errors import HarnessError, RecordingFormatError, UsageError
+
+from .records import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    KIND_NAMES,
+    RECORD_TYPES,
+    Direction,
+    Header,
+    Record,
+    RecordFieldError,
+    Summary,
+    WsMessage,
+)
+
+MAGIC_TEXT = "soccer-ws-harness-recording"
+MAGIC = msgpack.packb(MAGIC_TEXT)
+"""First bytes of every recording: the msgpack str ``MAGIC_TEXT`` (``0xbb`` + 27 ASCII bytes)."""
+
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+"""Largest record body (msgpack of the fields) written or read: 16 MiB."""
+
+READ_CHUNK_BYTES = 256 * 1024
+_MAX_KIND = 0xFFFF_FFFF
+
+
+def _seed(kind: int) -> int:
+    return zlib.crc32(kind.to_bytes(4, "big"))
+
+
+def record_crc(kind: int, body: bytes) -> int:
+    """The checksum of one record: CRC-32 of ``body``, seeded with the kind's 4 big-endian bytes."""
+    return zlib.crc32(body, _seed(kind))
+
+
+_SEEDS: dict[int, int] = {kind: _seed(kind) for kind in KIND_NAMES}
+
+
+@dataclass(frozen=True, slots=True)
+class TailDamage:
+    """Why reading stopped before the end: ``offset`` is the first byte of the damaged record.
+
+    ``truncated`` is true when the file simply ends inside a record (a killed writer); false for
+    corruption (checksum mismatch, malformed msgpack, bad fields, a limit exceeded).
+    """
+
+    offset: int
+    records_read: int
+    reason: str
+    truncated: bool
+
+    def describe(self) -> str:
+        what = "truncated" if self.truncated else "corrupt"
+        kept = f"{self.records_read} record{'s' if self.records_read != 1 else ''}"
+        return f"{what} tail at byte {self.offset}: {self.reason}; kept {kept} before it"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class RecordingWriter:
+    """Writes one recording to a binary stream it does not own: ``start``, ``add``..., ``finish``.
+
+    Each record is one ``write`` followed by ``flush``: on an ``open(path, "wb")`` stream that
+    hands it to the OS, which is what makes a killed recorder's file readable.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._write = stream.write
+        self._flush = stream.flush
+        self._pack = msgpack.Packer(use_bin_type=True).pack
+        self._counts: dict[str, int] = {}
+        self._last_t_ns = 0
+        self._started = False
+        self._summary: Summary | None = None
+
+    def start(self, header: Header) -> None:
+        """Write the magic and the header record."""
+        if self._started:
+            raise UsageError("recording already started")
+        self._started = True
+        self._emit(MAGIC + self._frame(Header.KIND, header.fields()))
+
+    def add(self, record: Record) -> None:
+        """Append one record and hand it to the OS now."""
+        if not self._started or self._summary is not None:
+            state = "finished" if self._summary is not None else "not started"
+            raise UsageError(f"cannot add records to a recording that is {state}")
+        kind = record.KIND
+        if kind not in RECORD_TYPES or kind == Summary.KIND:
+            raise UsageError(
+                f"cannot add a {type(record).__name__}: start() writes the header, "
+                "finish() the summary"
+            )
+        if type(record) is not WsMessage or not _plain_message(record):
+            _check_readable(record)
+        self._emit(self._frame(kind, record.fields()))
+        name = KIND_NAMES[kind]
+        self._counts[name] = self._counts.get(name, 0) + 1
+        if record.t_ns > self._last_t_ns:
+            self._last_t_ns = record.t_ns
+
+    def finish(self, *, t_ns: int | None = None) -> Summary:
+        """Append the Summary (counts by kind name, duration) once; later calls return it again.
+
+        ``t_ns`` defaults to the latest record time, which is also the duration (sessions start
+        at 0).
+        """
+        if self._summary is not None:
+            return self._summary
+        if not self._started:
+            raise UsageError("cannot finish a recording that was never started")
+        end = self._last_t_ns if t_ns is None else t_ns
+        summary = Summary(t_ns=end, duration_ns=end, counts=dict(self._counts))
+        self._emit(self._frame(Summary.KIND, summary.fields()))
+        self._summary = summary
+        return summary
+
+    def _frame(self, kind: int, fields: list[Any]) -> bytes:
+        try:
+            body = self._pack(fields)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise UsageError(f"cannot encode {KIND_NAMES[kind]} record: {exc}") from None
+        if len(body) > MAX_RECORD_BYTES:
+            raise UsageError(
+                f"{KIND_NAMES[kind]} record of {len(body)} bytes exceeds the "
+                f"{MAX_RECORD_BYTES} byte limit of recording format v1"
+            )
+        frame: bytes = self._pack([kind, zlib.crc32(body, _SEEDS[kind]), body])
+        return frame
+
+    def _emit(self, data: bytes) -> None:
+        self._write(data)
+        self._flush()
+
+
+def _plain_message(record: WsMessage) -> bool:
+    """The hot path: a message made of exact builtin types needs no read-back check."""
+    return (
+        type(record.payload) is bytes
+        and type(record.t_ns) is int
+        and type(record.conn_id) is int
+        and type(record.is_text) is bool
+    )
+
+
+def _check_readable(record: Record) -> None:
+    """Refuse a record this reader could not read back (e.g. non-string map keys, str payload)."""
+    try:
+        body = msgpack.packb(record.fields(), use_bin_type=True)
+        type(record).from_fields(_unpack_body(body))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise UsageError(f"cannot write {KIND_NAMES[record.KIND]} record: {exc}") from None
+
+
+@contextlib.contextmanager
+def open_writer(path: str | os.PathLike[str], header: Header) -> Iterator[RecordingWriter]:
+    """Create (or replace) ``path``, write the header; on exit write the summary and close.
+
+    The summary is written on an exception too (best effort), so a recorder that failed still
+    leaves a complete file.
+    """
+    try:
+        stream = open(path, "wb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise UsageError(f"cannot create recording {os.fspath(path)}: {exc.strerror}") from None
+    with stream:
+        writer = RecordingWriter(stream)
+        writer.start(header)
+        try:
+            yield writer
+        except BaseException:
+            with contextlib.suppress(OSError, HarnessError):
+                writer.finish()
+            raise
+        writer.finish()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Damage(Exception):
+    """Internal: the record at hand is damaged, for the reason given."""
+
+
+def _reject_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"msgpack extension type {code} is not used by recordings")
+
+
+_unpack_body: Callable[[bytes], Any] = functools.partial(
+    msgpack.unpackb, use_list=True, raw=False, strict_map_key=True, ext_hook=_reject_ext
+)
+"""Decode a record body.  Its own length bounds every size field inside it."""
+
+_DIRECTIONS = {int(d): d for d in Direction}
+_new_object = object.__new__
+# Slot setters of the frozen WsMessage: the fast path fills a message without the generated
+# __init__ (whose five object.__setattr__ calls are half the cost of reading a record).
+_set_t_ns, _set_conn_id, _set_direction, _set_payload, _set_is_text = (
+    vars(WsMessage)[name].__set__ for name in ("t_ns", "conn_id", "direction", "payload", "is_text")
+)
+
+
+def _fast_ws_message(body: bytes) -> WsMessage | None:
+    """The usual exact shape of a message, else ``None`` (the careful path decides)."""
+    t_ns, conn_id, direction, payload, is_text = msgpack.unpackb(body)
+    if not (
+        type(t_ns) is int
+        and type(conn_id) is int
+        and type(direction) is int
+        and type(payload) is bytes
+        and type(is_text) is bool
+    ):
+        return None
+    message = _new_object(WsMessage)
+    _set_t_ns(message, t_ns)
+    _set_conn_id(message, conn_id)
+    _set_direction(message, _DIRECTIONS[direction])
+    _set_payload(message, payload)
+    _set_is_text(message, is_text)
+    return message
+
+
+def _body_decoder(cls: type[Record]) -> Callable[[bytes], Record | None]:
+    from_fields = cls.from_fields
+
+    def decode(body: bytes) -> Record:
+        return from_fields(_unpack_body(body))
+
+    return decode
+
+
+_DECODERS: dict[int, Callable[[Any], Record]] = {
+    kind: cls.from_fields for kind, cls in RECORD_TYPES.items()
+}
+_FAST_DECODERS: dict[int, Callable[[bytes], Record | None]] = {
+    **{kind: _body_decoder(cls) for kind, cls in RECORD_TYPES.items()},
+    WsMessage.KIND: _fast_ws_message,
+}
+"""Optimistic decoders by kind: any exception or ``None`` sends the record the careful way."""
+
+
+def _unframe(frame: Any) -> tuple[int, bytes]:
+    """Check a frame's shape and checksum; return ``(kind, body)`` or raise :class:`_Damage`."""
+    if not isinstance(frame, list) or len(frame) != 3:
+        raise _Damage("not a record frame")
+    kind, crc, body = frame
+    if type(kind) is not int or not 0 <= kind <= _MAX_KIND:
+        raise _Damage(f"bad record kind {kind!r}")
+    if type(crc) is not int or type(body) is not bytes:
+        raise _Damage("not a record frame")
+    if zlib.crc32(body, _SEEDS[kind] if kind in _SEEDS else _seed(kind)) != crc:
+        raise _Damage(f"checksum mismatch in a {KIND_NAMES.get(kind, f'kind {kind}')} record")
+    return kind, body
+
+
+def _decode(frame: Any) -> Record | None:
+    """The careful path: a record, ``None`` for a valid record of an unknown kind, or damage."""
+    kind, body = _unframe(frame)
+    if kind == Header.KIND:
+        raise _Damage("a second header record")
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        return None
+    name = KIND_NAMES[kind]
+    try:
+        values = _unpack_body(body)
+    except ValueError as exc:
+        raise _Damage(f"malformed {name} record body: {exc}") from None
+    if not isinstance(values, list):
+        raise _Damage(f"bad {name} record: the body is not a list of fields")
+    try:
+        return decoder(values)
+    except (ValueError, TypeError) as exc:  # RecordFieldError is a ValueError
+        raise _Damage(f"bad {name} record: {exc}") from None
+
+
+class _CountingStream:
+    """Counts the bytes handed to the unpacker, to tell a cut-off record from a clean end."""
+
+    __slots__ = ("_read", "consumed", "head")
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._read = stream.read
+        self.consumed = 0
+        self.head = b""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._read(size)
+        if self.consumed < len(MAGIC):
+            self.head = (self.head + data)[: len(MAGIC)]
+        self.consumed += len(data)
+        return data
+
+
+def _stream_unpacker(source: _CountingStream) -> Any:
+    # Frames only: a 27-char magic str, 3-arrays, ints and a bin body; nothing else is legal.
+    return msgpack.Unpacker(
+        source,
+        read_size=READ_CHUNK_BYTES,
+        max_buffer_size=MAX_RECORD_BYTES + 2 * READ_CHUNK_BYTES,
+        max_bin_len=MAX_RECORD_BYTES,
+        max_str_len=64,
+        max_array_len=3,
+        max_map_len=0,
+        max_ext_len=0,
+        use_list=True,
+        raw=False,
+    )
+
+
+class RecordingReader:
+    """Reads one recording from a binary stream it does not own.
+
+    The magic and header are read and checked at construction (:class:`RecordingFormatError`
+    when the stream is not a readable recording).  Iterating yields the records once, in file
+    order, in constant memory; at the end :attr:`tail` is ``None`` for a whole file or a
+    :class:`TailDamage`.  Byte offsets count from the stream position at construction.
+    """
+
+    def __init__(self, stream: BinaryIO | IO[bytes], *, path: str | None = None) -> None:
+        self.path = path
+        self.tail: TailDamage | None = None
+        self.skipped: dict[int, int] = {}
+        """Records of kinds this reader does not know (a newer minor version), by kind."""
+        self.records_read = 0
+        self._source = _CountingStream(stream)
+        self._unpacker = _stream_unpacker(self._source)
+        self._iterated = False
+        self._read_magic()
+        self.header: Header = self._read_header()
+
+    def __iter__(self) -> Iterator[Record]:
+        if self._iterated:
+            raise UsageError("a recording reader iterates once; open the file again")
+        self._iterated = True
+        return self._iterate()
+
+    def records(self, *kinds: type[Record]) -> Iterator[Record]:
+        """The records of the given types only (all records when none are given)."""
+        if not kinds:
+            return iter(self)
+        return (record for record in self if isinstance(record, kinds))
+
+    def _fail(self, message: str, offset: int | None = None) -> RecordingFormatError:
+        return RecordingFormatError(message, path=self.path, offset=offset)
+
+    def _read_magic(self) -> None:
+        try:
+            magic = next(self._unpacker, None)
+        except (ValueError, msgpack.UnpackException):
+            magic = None
+        if magic == MAGIC_TEXT:
+            return
+        head = self._source.head
+        if not head:
+            raise self._fail("empty file, not a recording")
+        if magic is None and MAGIC.startswith(head):
+            raise self._fail("truncated recording: the file ends inside the header")
+        raise self._fail("not a soccer-ws-harness recording (no magic at the start)")
+
+    def _read_header(self) -> Header:
+        offset = self._unpacker.tell()
+        values = self._header_values(offset)
+        self._check_version(values, offset)
+        try:
+            return Header.from_fields(values)
+        except RecordFieldError as exc:
+            raise self._fail(f"corrupt header: {exc}", offset) from None
+
+    def _header_values(self, offset: int) -> Any:
+        try:
+            frame = next(self._unpacker, None)
+        except (ValueError, msgpack.UnpackException) as exc:
+            raise self._fail(f"corrupt header: malformed msgpack ({exc})", offset) from None
+        if frame is None:
+            raise self._fail("truncated recording: the file ends inside the header", offset)
+        try:
+            kind, body = _unframe(frame)
+        except _Damage as exc:
+            raise self._fail(f"corrupt header: {exc}", offset) from None
+        if kind != Header.KIND:
+            raise self._fail("corrupt header: the first record is not a header", offset)
+        try:
+            return _unpack_body(body)
+        except ValueError as exc:
+            raise self._fail(f"corrupt header: malformed msgpack ({exc})", offset) from None
+
+    def _check_version(self, values: Any, offset: int) -> None:
+        """Format name and major version; the ``[name, [major, minor], ...]`` prefix is stable."""
+        if not isinstance(values, list) or len(values) < 2 or values[0] != FORMAT_NAME:
+            raise self._fail("not a soccer-ws-harness recording (unknown format name)", offset)
+        version = values[1]
+        if (
+            not isinstance(version, list)
+            or len(version) != 2
+            or not all(type(v) is int for v in version)
+        ):
+            raise self._fail(f"corrupt header: bad format version {version!r}", offset)
+        major, minor = version
+        if major != FORMAT_VERSION[0]:
+            newer = "a newer" if major > FORMAT_VERSION[0] else "an older"
+            raise self._fail(
+                f"made by {newer} harness: format {major}.{minor}, "
+                f"this reader knows {FORMAT_VERSION[0]}.x"
+            )
+
+    def _iterate(self) -> Iterator[Record]:
+        """The hot loop: one optimistic decode per record, the careful path only on surprise."""
+        unpacker, tell = self._unpacker, self._unpacker.tell
+        seeds, decoders, crc32 = _SEEDS, _FAST_DECODERS, zlib.crc32
+        offset = tell()
+        try:
+            for frame in unpacker:
+                try:
+                    kind, crc, body = frame
+                    record = decoders[kind](body) if crc32(body, seeds[kind]) == crc else None
+                except Exception:  # the careful path below names the damage
+                    record = None
+                if record is None:
+                    record = _decode(frame)
+                    if record is None:
+                        self.skipped[frame[0]] = self.skipped.get(frame[0], 0) + 1
+                        offset = tell()
+                        continue
+                offset = tell()
+                self.records_read += 1
+                yield record
+        except _Damage as exc:
+            self._set_tail(offset, str(exc), truncated=False)
+            return
+        except msgpack.BufferFull:
+            self._set_tail(offset, f"record exceeds the {MAX_RECORD_BYTES} byte limit", False)
+            return
+        except (ValueError, msgpack.UnpackException) as exc:
+            self._set_tail(offset, f"malformed msgpack ({exc})", truncated=False)
+            return
+        if self._source.consumed > offset:
+            left = self._source.consumed - offset
+            self._set_tail(offset, f"the file ends inside a record ({left} bytes)", truncated=True)
+
+    def _set_tail(self, offset: int, reason: str, truncated: bool) -> None:
+        self.tail = TailDamage(offset, self.records_read, reason, truncated)
+
+
+@contextlib.contextmanager
+def open_reader(path: str | os.PathLike[str]) -> Iterator[RecordingReader]:
+    """Open ``path`` and read its header; :class:`RecordingFormatError` when it is not readable."""
+    name = os.fspath(path)
+    try:
+        stream = open(name, "rb")  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError:
+        raise RecordingFormatError("no such file", path=name) from None
+    except IsADirectoryError:
+        raise RecordingFormatError("is a directory, not a recording", path=name) from None
+    except OSError as exc:
+        raise RecordingFormatError(f"cannot open: {exc.strerror}", path=name) from None
+    with stream:
+        yield RecordingReader(stream, path=name)
+
+
+def read_recording(
+    path: str | os.PathLike[str],
+) -> tuple[Header, list[Record], TailDamage | None]:
+    """Read a whole recording into memory: header, records, and the tail damage if any."""
+    with open_reader(path) as reader:
+        records = list(reader)
+        return reader.header, records, reader.tail
