@@ -15,6 +15,10 @@ from harness._version import __version__
 from harness.errors import HarnessError, UsageError
 
 from . import inspect as _inspect
+from . import record as _record
+from . import redact as _redact
+from . import replay as _replay
+from . import synth as _synth
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +27,13 @@ def cli() -> None:
     """Record and replay the Soccer Football API real-time WebSocket feed, offline."""
 
 
-for _command in (*_inspect.COMMANDS,):
+for _command in (
+    *_inspect.COMMANDS,
+    *_record.COMMANDS,
+    *_redact.COMMANDS,
+    *_replay.COMMANDS,
+    *_synth.COMMANDS,
+):
     cli.add_command(_command)
 
 

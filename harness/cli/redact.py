@@ -1,0 +1,56 @@
+"""``harness redact``: scrub secrets out of an existing recording."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from harness.errors import UsageError
+from harness.recorder.rewrite import redact_recording
+
+
+@click.command("redact")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Redacted recording to write (a new file).",
+)
+@click.option(
+    "--secret-env",
+    "secret_envs",
+    multiple=True,
+    metavar="NAME",
+    help="Environment variable holding a secret to replace; repeatable.",
+)
+def redact_command(file: str, output: str, secret_envs: tuple[str, ...]) -> None:
+    """Write FILE to OUTPUT with the API token and every WS token replaced by placeholders.
+
+    Tokens the recording reveals itself (token answers, ?t= and ?token= parameters, RapidAPI
+    key headers) are found without help; name any other secret with --secret-env.
+    """
+    secrets = []
+    for name in secret_envs:
+        value = os.environ.get(name, "")
+        if not value:
+            raise UsageError(f"--secret-env {name}: the environment variable is not set")
+        secrets.append(value)
+    report = redact_recording(file, output, secrets)
+    click.echo(
+        f"harness redact: wrote {output}: {report.records} records, "
+        f"{report.secrets} distinct secrets replaced",
+        err=True,
+    )
+    if report.damage is not None:
+        click.echo(
+            f"harness redact: warning: {file} is damaged at byte {report.damage.offset} "
+            f"({report.damage.reason}); kept the {report.damage.records_read} readable records",
+            err=True,
+        )
+
+
+COMMANDS: list[click.Command] = [redact_command]

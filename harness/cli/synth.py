@@ -1,0 +1,85 @@
+"""``harness synth``: write a synthetic recording made by the seeded match simulator."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import click
+
+from harness.core.durations import format_duration, parse_duration
+from harness.core.synth import (
+    DEFAULT_DURATION_NS,
+    DEFAULT_MATCHES,
+    DEFAULT_SEED,
+    SynthOptions,
+    synthetic_bytes,
+)
+from harness.errors import UsageError
+
+
+@click.command("synth")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Recording to write (replaced if it exists).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=DEFAULT_SEED,
+    show_default=True,
+    help="Random seed: the same seed gives the same bytes.",
+)
+@click.option(
+    "--matches",
+    type=int,
+    default=DEFAULT_MATCHES,
+    show_default=True,
+    help="How many matches to simulate (1-20), over ceil(N/2) leagues.",
+)
+@click.option(
+    "--duration",
+    default=format_duration(DEFAULT_DURATION_NS / 1e9),
+    show_default=True,
+    help="Simulated session length, e.g. 2h, 90m, 1h30m (1 minute to 24 hours).",
+)
+def synth_command(output: str, seed: int, matches: int, duration: str) -> None:
+    """Write a synthetic recording of simulated matches on all six channels to OUTPUT.
+
+    The session is what a recorder would capture from a MEGA token: the token call and its
+    renewals, subscriptions on every channel and scope, pings, and the feed.  Nothing is random
+    but the seed, so the file is reproducible byte for byte.
+    """
+    options = SynthOptions(
+        seed=seed, matches=matches, duration_ns=round(parse_duration(duration) * 1e9)
+    )
+    size = _write_atomically(output, options)
+    click.echo(
+        f"harness synth: wrote {output}: {size} bytes, {matches} matches, "
+        f"{format_duration(options.duration_ns / 1e9)} simulated, seed {seed}",
+        err=True,
+    )
+
+
+def _write_atomically(path: str, options: SynthOptions) -> int:
+    """Write next to ``path`` and rename, so a reader never sees half a file."""
+    data = synthetic_bytes(options)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        try:
+            with open(temporary, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    return len(data)
+
+
+COMMANDS: list[click.Command] = [synth_command]

@@ -1,0 +1,28 @@
+"""The recorder: live client sessions and the recording proxy, both writing through redaction.
+
+I/O layer (trio, httpx, trio-websocket) over the pure rules in :mod:`harness.recorder.policy`,
+:mod:`harness.core.redact`, :mod:`harness.core.backoff` and :mod:`harness.core.record_plan`.
+"""
+
+from __future__ import annotations
+
+from harness.recorder.connection import LinkTiming
+from harness.recorder.proxy import ProxyOptions, ProxyRecorder
+from harness.recorder.rest import RecorderError
+from harness.recorder.rewrite import RedactReport, redact_recording
+from harness.recorder.session import LiveRecorder, RecorderOptions, RecordResult
+from harness.recorder.tee import LiveStats, Tee
+
+__all__ = [
+    "LinkTiming",
+    "LiveRecorder",
+    "LiveStats",
+    "ProxyOptions",
+    "ProxyRecorder",
+    "RecordResult",
+    "RecorderError",
+    "RecorderOptions",
+    "RedactReport",
+    "Tee",
+    "redact_recording",
+]

@@ -1,0 +1,328 @@
+"""Proxy recording: your own client talks to a local endpoint that records the whole session.
+
+REST calls are forwarded upstream with the real API token in place of whatever the client sent;
+token answers come back with local WS tokens and a ``server`` URL pointing at the proxy; the
+WebSocket is relayed both ways, close codes included.  What is recorded is the upstream side
+(exchanges, frames, closes), through the same redacting tee as ``harness record``, so a later
+replay reproduces what the client saw, and the client never holds a real secret.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import httpx
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    ConnectionRejected,
+    HandshakeError,
+    WebSocketConnection,
+    WebSocketRequest,
+    open_websocket_url,
+    wrap_server_stream,
+)
+
+from harness.core.protocol import classify_frame, error_envelope
+from harness.core.records import Direction, Initiator, WsClose, WsOpen
+from harness.recorder.proxy_http import (
+    BadRequest,
+    IncomingRequest,
+    PrefixedStream,
+    read_request,
+    send_response,
+)
+from harness.recorder.proxy_rules import (
+    TokenMap,
+    client_response_headers,
+    is_token_path,
+    local_token_of,
+    rewrite_token_body,
+    upstream_headers,
+    upstream_target,
+)
+from harness.recorder.rest import HTTP_TIMEOUT_S, RAPIDAPI_HOST, recorded_exchange
+from harness.recorder.session import RecordResult
+from harness.recorder.tee import LiveStats, Tee
+
+DEFAULT_PROXY_PORT = 8765
+CONNECT_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 5.0
+STOP_GRACE_S = 10.0
+ABNORMAL_CLOSURE = 1006
+UPSTREAM_LOST = 1011  # what the client is told when the upstream stream broke without a close
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyOptions:
+    """Where to listen, where to forward, for how long."""
+
+    api_base: str
+    rapidapi: bool = False
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PROXY_PORT
+    duration_s: float | None = None
+    http_timeout_s: float = HTTP_TIMEOUT_S
+    ssl_context: ssl.SSLContext | None = None  # to verify the upstream
+
+
+class ProxyRecorder:
+    """Serves the proxy until the duration ends or :meth:`request_stop` is called."""
+
+    def __init__(
+        self,
+        tee: Tee,
+        options: ProxyOptions,
+        *,
+        api_token: str,
+        on_listening: Callable[[str], None] | None = None,
+    ) -> None:
+        self.tee = tee
+        self.options = options
+        self._api_token = api_token
+        self._on_listening = on_listening
+        self._tokens = TokenMap()
+        self._stop = trio.Event()
+        self._stopped_by = "duration reached"
+        self._conn_ids = itertools.count(1)
+        self.base_url = ""
+        self.listening = trio.Event()
+        self._active_relays = 0
+        self._relays_closed = trio.Event()
+
+    @property
+    def stats(self) -> LiveStats:
+        return self.tee.stats
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        if not self._stop.is_set():
+            self._stopped_by = reason
+            self._stop.set()
+
+    async def run(self) -> RecordResult:
+        options = self.options
+        verify: ssl.SSLContext | bool = options.ssl_context or True
+        async with httpx.AsyncClient(timeout=options.http_timeout_s, verify=verify) as client:
+            listeners = await trio.open_tcp_listeners(options.port, host=options.host)
+            port = listeners[0].socket.getsockname()[1]
+            self.base_url = f"http://{options.host}:{port}"
+            self.tee.note(
+                "proxy",
+                "proxy listening",
+                {"base_url": self.base_url, "upstream": options.api_base},
+            )
+            async with trio.open_nursery() as nursery:
+                handler = partial(self._handle, client)
+                nursery.start_soon(partial(trio.serve_listeners, handler, listeners))
+                self.listening.set()
+                if self._on_listening is not None:
+                    self._on_listening(self.base_url)
+                with trio.move_on_after(options.duration_s or math.inf):
+                    await self._stop.wait()
+                self._stop.set()
+                nursery.cancel_scope.deadline = trio.current_time() + STOP_GRACE_S
+                await self._wait_relays_closed()
+                nursery.cancel_scope.cancel()
+        self.tee.note("stop", self._stopped_by)
+        return RecordResult(self._stopped_by, next(self._conn_ids) - 1, self.stats)
+
+    async def _wait_relays_closed(self) -> None:
+        if self._active_relays:
+            await self._relays_closed.wait()
+
+    async def _handle(self, client: httpx.AsyncClient, stream: trio.SocketStream) -> None:
+        try:
+            request = await read_request(stream)
+        except (BadRequest, trio.TooSlowError, trio.BrokenResourceError):
+            await trio.aclose_forcefully(stream)
+            return
+        if request is None:
+            await trio.aclose_forcefully(stream)
+        elif request.is_upgrade:
+            async with trio.open_nursery() as nursery:
+                prefixed = PrefixedStream(stream, request.raw_head)
+                ws_request = await wrap_server_stream(nursery, prefixed)
+                await self._relay(ws_request)
+                nursery.cancel_scope.cancel()
+        else:
+            await self._forward_rest(client, stream, request)
+
+    async def _forward_rest(
+        self, client: httpx.AsyncClient, stream: trio.SocketStream, request: IncomingRequest
+    ) -> None:
+        """Forward with the real credentials, record, answer the client (local WS tokens)."""
+        options, token = self.options, self._api_token
+        url = upstream_target(
+            request.target, api_base=options.api_base, api_token=token, rapidapi=options.rapidapi
+        )
+        headers = upstream_headers(
+            request.headers, api_token=token, rapidapi=options.rapidapi, rapidapi_host=RAPIDAPI_HOST
+        )
+        outgoing = client.build_request(
+            request.method, url, headers=headers, content=request.body or None
+        )
+        answer = await recorded_exchange(client, self.tee, outgoing)
+        if answer.error is not None:
+            envelope = error_envelope(502, 6, "Upstream unreachable")
+            json_type = [("content-type", "application/json")]
+            await send_response(stream, 502, json_type, _json_bytes(envelope))
+            return
+        body = answer.body
+        if answer.status == 200 and is_token_path(request.target):
+            ws_base = self.base_url.replace("http://", "ws://", 1)
+            body = rewrite_token_body(body, self._tokens, ws_base=ws_base)
+        await send_response(stream, answer.status, client_response_headers(answer.headers), body)
+
+    async def _relay(self, ws_request: WebSocketRequest) -> None:
+        local = local_token_of(ws_request.path)
+        server = self._tokens.upstream_server(local) if local else None
+        if not server:
+            envelope = error_envelope(401, 2, "Token is invalid")
+            await ws_request.reject(401, body=_json_bytes(envelope))
+            return
+        self._active_relays += 1
+        try:
+            await self._relay_to(ws_request, server)
+        finally:
+            self._active_relays -= 1
+            if not self._active_relays and self._stop.is_set():
+                self._relays_closed.set()
+
+    async def _relay_to(self, ws_request: WebSocketRequest, server: str) -> None:
+        """Open the upstream side first, so a refusal reaches the client as the same refusal."""
+        conn_id = next(self._conn_ids)
+        t_open = self.tee.now_ns()
+        opened = False
+        try:
+            async with open_websocket_url(
+                server,
+                self.options.ssl_context,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                disconnect_timeout=CLOSE_TIMEOUT_S,
+            ) as upstream:
+                opened = True
+                self.tee.add(WsOpen(t_open, conn_id, server, 101))
+                downstream = await ws_request.accept()
+                await _Relay(self.tee, conn_id, upstream, downstream, self._stop).run()
+        except ConnectionRejected as exc:
+            self.tee.add(
+                WsOpen(
+                    t_open,
+                    conn_id,
+                    server,
+                    exc.status_code,
+                    (exc.body or b"").decode("utf-8", "replace") or "rejected",
+                )
+            )
+            await ws_request.reject(exc.status_code, body=exc.body)
+        except HandshakeError as exc:
+            if opened:  # only the closing handshake timed out; the close is recorded
+                return
+            self.tee.add(WsOpen(t_open, conn_id, server, 0, repr(exc.__cause__ or exc)))
+            await ws_request.reject(502)
+
+
+class _Relay:
+    """Both directions of one relayed connection, recorded; the first close ends both."""
+
+    def __init__(
+        self,
+        tee: Tee,
+        conn_id: int,
+        upstream: WebSocketConnection,
+        downstream: WebSocketConnection,
+        stop: trio.Event,
+    ) -> None:
+        self.tee, self.conn_id, self.stop = tee, conn_id, stop
+        self.upstream, self.downstream = upstream, downstream
+        self.recorded_close = False
+
+    async def run(self) -> None:
+        self.tee.stats.open_connections += 1
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._pump_up, nursery.cancel_scope)
+                nursery.start_soon(self._pump_down, nursery.cancel_scope)
+                nursery.start_soon(self._close_on_stop, nursery.cancel_scope)
+        finally:
+            self.tee.stats.open_connections -= 1
+
+    async def _pump_up(self, scope: trio.CancelScope) -> None:
+        """Client to upstream: record, forward; the client's close is passed on."""
+        while True:
+            try:
+                message = await self.downstream.get_message()
+            except ConnectionClosed as closed:
+                code, reason = _code_reason(closed)
+                self._record_close(code, reason, Initiator.CLIENT)
+                with trio.move_on_after(CLOSE_TIMEOUT_S):
+                    await self.upstream.aclose(code or 1000, reason)
+                scope.cancel()
+                return
+            payload = message.encode() if isinstance(message, str) else message
+            self.tee.message(
+                self.conn_id, Direction.CLIENT_TO_SERVER, payload, is_text=isinstance(message, str)
+            )
+            try:
+                await self.upstream.send_message(message)
+            except ConnectionClosed:
+                return  # _pump_down sees the close and records it
+
+    async def _pump_down(self, scope: trio.CancelScope) -> None:
+        """Upstream to client: record, forward; the server's close is passed on."""
+        while True:
+            try:
+                message = await self.upstream.get_message()
+            except ConnectionClosed as closed:
+                code, reason = _code_reason(closed)
+                lost = code is None or code == ABNORMAL_CLOSURE
+                self._record_close(
+                    None if lost else code, reason, Initiator.ABRUPT if lost else Initiator.SERVER
+                )
+                with trio.move_on_after(CLOSE_TIMEOUT_S):
+                    await self.downstream.aclose(UPSTREAM_LOST if lost else code or 1000, reason)
+                scope.cancel()
+                return
+            t_ns = self.tee.now_ns()
+            payload = message.encode() if isinstance(message, str) else message
+            self.tee.message(
+                self.conn_id,
+                Direction.SERVER_TO_CLIENT,
+                payload,
+                is_text=isinstance(message, str),
+                info=classify_frame(payload),
+                t_ns=t_ns,
+            )
+            try:
+                await self.downstream.send_message(message)
+            except ConnectionClosed:
+                return  # _pump_up sees the close and records it
+
+    async def _close_on_stop(self, scope: trio.CancelScope) -> None:
+        await self.stop.wait()
+        self._record_close(1000, "recording finished", Initiator.CLIENT)
+        with trio.move_on_after(CLOSE_TIMEOUT_S):
+            await self.upstream.aclose(1000, "recording finished")
+        with trio.move_on_after(CLOSE_TIMEOUT_S):
+            await self.downstream.aclose(1001, "recording proxy stopping")
+        scope.cancel()
+
+    def _record_close(self, code: int | None, reason: str, initiator: Initiator) -> None:
+        if not self.recorded_close:
+            self.recorded_close = True
+            self.tee.add(WsClose(self.tee.now_ns(), self.conn_id, code, reason, initiator))
+
+
+def _code_reason(closed: ConnectionClosed) -> tuple[int | None, str]:
+    reason = closed.reason
+    return (reason.code, reason.reason or "") if reason is not None else (None, "")
+
+
+def _json_bytes(document: object) -> bytes:
+    return json.dumps(document).encode()

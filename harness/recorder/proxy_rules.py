@@ -1,0 +1,138 @@
+"""The recording proxy's rewriting rules, pure: what goes upstream, what the client gets back.
+
+The client never holds a real secret: whatever credential it sends is dropped and the real API
+token (from the environment) is put in its place; WS tokens in token answers are swapped for
+local ones, and the ``server`` URL points at the proxy.  Everything else passes unchanged, so
+the client sees exactly what the service said.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+CREDENTIAL_HEADERS = frozenset({"x-rapidapi-key", "x-rapidapi-host", "authorization"})
+TOKEN_PATHS = ("/ws/new", "/ws/renew")
+RESPONSE_HEADERS_KEPT = frozenset(
+    {
+        "content-type",
+        "x-rate-limit-limit",
+        "x-rate-limit-remaining",
+        "x-rate-limit-reset",
+        "x-ratelimit-request-limit",
+        "x-ratelimit-requests-remaining",
+        "retry-after",
+        "access-control-allow-origin",
+    }
+)
+
+
+def upstream_target(target: str, *, api_base: str, api_token: str, rapidapi: bool) -> str:
+    """The upstream URL for a client request target: same path, real token as ``t``.
+
+    In RapidAPI mode no ``t`` is sent (the key goes in a header).
+    """
+    parts = urlsplit(target)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "t"]
+    if not rapidapi:
+        query.insert(0, ("t", api_token))
+    suffix = f"?{urlencode(query)}" if query else ""
+    return api_base.rstrip("/") + (parts.path or "/") + suffix
+
+
+def upstream_headers(
+    headers: Iterable[tuple[str, str]], *, api_token: str, rapidapi: bool, rapidapi_host: str
+) -> list[tuple[str, str]]:
+    """Client headers minus hop-by-hop and credentials, plus the real RapidAPI ones if needed."""
+    kept = [
+        (name, value)
+        for name, value in headers
+        if name.lower() not in HOP_BY_HOP and name.lower() not in CREDENTIAL_HEADERS
+    ]
+    if rapidapi:
+        kept += [("X-RapidAPI-Key", api_token), ("X-RapidAPI-Host", rapidapi_host)]
+    return kept
+
+
+def client_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The upstream response headers worth passing on (content type, rate limits, CORS)."""
+    return [(n, v) for n, v in headers if n.lower() in RESPONSE_HEADERS_KEPT]
+
+
+def is_token_path(path: str) -> bool:
+    clean = urlsplit(path).path.rstrip("/")
+    return clean.endswith(TOKEN_PATHS)
+
+
+class TokenMap:
+    """Local WS tokens handed to the client, each standing for one upstream token and server."""
+
+    def __init__(self) -> None:
+        self._local_by_upstream: dict[str, str] = {}
+        self._upstream: dict[str, tuple[str, str]] = {}  # local -> (upstream token, server)
+
+    def local_for(self, upstream_token: str, server: str | None = None) -> str:
+        """The stable local token for ``upstream_token``; remembers the newest server URL."""
+        local = self._local_by_upstream.get(upstream_token)
+        if local is None:
+            local = "local-" + secrets.token_hex(16)
+            self._local_by_upstream[upstream_token] = local
+        if server is not None or local not in self._upstream:
+            self._upstream[local] = (upstream_token, server or "")
+        return local
+
+    def upstream_server(self, local: str) -> str | None:
+        """The upstream ``server`` URL to connect to for a local token, None if unknown."""
+        found = self._upstream.get(local)
+        return found[1] if found else None
+
+
+def rewrite_token_body(body: bytes, tokens: TokenMap, *, ws_base: str) -> bytes:
+    """Swap upstream WS tokens for local ones and point ``server`` at the proxy.
+
+    Answers that are not JSON token envelopes pass unchanged.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+    results = document.get("result") if isinstance(document, dict) else None
+    if not isinstance(results, list):
+        return body
+    changed = False
+    for item in results:
+        token = item.get("token") if isinstance(item, dict) else None
+        if not isinstance(token, str):
+            continue
+        assert isinstance(item, dict)
+        server = item.get("server")
+        local = tokens.local_for(token, server if isinstance(server, str) else None)
+        item["token"] = local
+        if "server" in item:
+            item["server"] = f"{ws_base}/?token={local}"
+        changed = True
+    return json.dumps(document).encode() if changed else body
+
+
+def local_token_of(target: str) -> str | None:
+    """The ``token`` query parameter of a WebSocket request target."""
+    for name, value in parse_qsl(urlsplit(target).query):
+        if name == "token":
+            return value
+    return None

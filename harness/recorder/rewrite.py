@@ -1,0 +1,55 @@
+"""Redacting an existing recording: ``harness redact``.
+
+Two passes over the input: the first learns every secret the recording reveals (token answers,
+URLs, credential headers) on top of the ones the user names, the second writes every record
+scrubbed.  Learning everything first means a token is replaced even in records that come before
+the one revealing it.  The output is a new file; the input is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.core.recording import TailDamage, open_reader, open_writer
+from harness.core.records import Summary
+from harness.core.redact import Redactor
+from harness.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class RedactReport:
+    """What a redaction did: records written, distinct secrets replaced, input damage."""
+
+    records: int
+    secrets: int
+    damage: TailDamage | None
+
+
+def redact_recording(
+    source: str | os.PathLike[str], dest: str | os.PathLike[str], secrets: Iterable[str] = ()
+) -> RedactReport:
+    """Write ``source`` to ``dest`` with every known and learned secret replaced."""
+    if Path(source).resolve() == Path(dest).resolve():
+        raise UsageError("redact writes a new file: -o must differ from the input")
+    redactor = Redactor(secrets)
+    with open_reader(source) as reader:
+        redactor.learn_record(reader.header)
+        for record in reader:
+            redactor.learn_record(record)
+    written, last_summary = 0, None
+    with open_reader(source) as reader:
+        header = redactor.scrub_header(reader.header)
+        with open_writer(dest, header) as writer:
+            for record in reader:
+                if isinstance(record, Summary):
+                    last_summary = record
+                    continue
+                writer.add(redactor.scrub_record(record))
+                written += 1
+            if last_summary is not None:
+                writer.finish(t_ns=last_summary.t_ns)
+        damage = reader.tail
+    return RedactReport(written, len(redactor.placeholders), damage)

@@ -1,0 +1,92 @@
+"""Configuration and status of the mock server, as plain frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
+from harness.core.protocol import Plan
+from harness.core.schedule import ReplayOptions
+from harness.errors import UsageError
+from harness.server.journal import DEFAULT_JOURNAL_SIZE
+
+STALL_TIMEOUT_S = 10.0
+"""At ``--speed max``: a reader that makes no progress for this long is closed (1008)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How to run the mock.  ``None`` limits come from ``profile`` (section 12 defaults: TTL
+    25 min, plan MEGA, 2 connections, 2 subscriptions per connection, unlimited quota), so every
+    decision keeps living in one place and the CLI passes only what the user set."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    ttl_s: float | None = None
+    plan: Plan | None = None
+    max_connections: int | None = None
+    max_subscribe_per_connection: int | None = None
+    api_token: str | None = None
+    hourly_quota: int | None = None
+    tls: bool = False
+    profile: BehaviourProfile = DEFAULT_PROFILE
+    replay: ReplayOptions = field(default_factory=ReplayOptions)
+    broadcast: bool = False
+    journal_size: int = DEFAULT_JOURNAL_SIZE
+    stall_timeout_s: float = STALL_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"port must be 0..65535, got {self.port}")
+        for name in ("max_connections", "max_subscribe_per_connection", "hourly_quota"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UsageError(f"{name.replace('_', '-')} must be >= 0, got {value}")
+        if self.api_token == "":
+            raise UsageError("--api-token must not be empty")
+        if self.journal_size < 1:
+            raise UsageError(f"journal size must be >= 1, got {self.journal_size}")
+
+    @property
+    def effective_ttl_s(self) -> float:
+        return self.ttl_s if self.ttl_s is not None else self.profile.token_ttl_s
+
+    @property
+    def effective_plan(self) -> Plan:
+        return self.plan if self.plan is not None else self.profile.default_plan
+
+    @property
+    def effective_max_connections(self) -> int:
+        value = self.max_connections
+        return value if value is not None else self.profile.max_connections
+
+    @property
+    def effective_max_subscribe(self) -> int:
+        value = self.max_subscribe_per_connection
+        return value if value is not None else self.profile.max_subscribe_per_connection
+
+    @property
+    def effective_hourly_quota(self) -> int | None:
+        return self.hourly_quota if self.hourly_quota is not None else self.profile.hourly_quota
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStats:
+    """A snapshot for the CLI status line and tests.
+
+    ``position``/``position_s``: frames dispatched and recording time reached by the most
+    advanced timeline; ``ended``: every started timeline reached the end of the recording.
+    """
+
+    connections: int
+    subscriptions: int
+    timelines: int
+    frames_sent: int
+    bytes_sent: int
+    pushed: int
+    position: int
+    position_s: float
+    total_frames: int
+    ended: bool
+    http_requests: int
+    internal_errors: int

@@ -1,0 +1,302 @@
+"""One client WebSocket connection on the mock: a reader, a writer task and a bounded queue.
+
+Everything the server sends to a client goes through :meth:`WsConnection.enqueue` as complete
+frame bytes; one writer task drains the queue in batches (all pending chunks joined into one
+``send_all``), so a recorded frame sent to 50 clients costs 50 list appends and a few syscalls,
+never a JSON dump or a wsproto call per client.  Replies and events share the queue, so a reply
+is never overtaken by an event queued after it.
+
+Policies (``docs/protocol.md`` section 12 and the issue):
+
+- The server speaks only when spoken to or when an event is due; nothing on connect.
+- Malformed commands get their error reply and the connection stays open; a malformed *frame*
+  (bad masking, bad UTF-8, ...) is closed with the code wsproto names (1002/1007); a message
+  over :data:`MAX_MESSAGE_BYTES` is closed with 1009.
+- A client that floods commands without reading the replies is simply not read from while more
+  than :data:`HIGH_WATER` bytes are queued for it (TCP pushes back); nobody else waits.
+- Token expiry: one watcher per connection sleeps until the token's deadline, re-reading it
+  whenever the token changes (renew extends in place, ``expire_token`` cuts it short); at the
+  deadline it sends ``TOKEN_EXPIRED`` and closes with the profile's code (4001 ``token expired``).
+- A server-initiated close waits :data:`CLOSE_TIMEOUT_S` for the client's close frame, then
+  drops TCP; a client that vanishes mid-frame just ends its own connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import trio
+from wsproto import WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection, Message, Ping, TextMessage
+from wsproto.utilities import LocalProtocolError
+
+from harness.core.protocol import FrameInfo, Topic
+from harness.core.session import WsSession
+from harness.server.frames import encode_json, text_frame
+from harness.server.journal import Journal, shorten
+
+HIGH_WATER = 256 * 1024
+"""Bytes queued for a client above which its producers wait (flow control)."""
+LOW_WATER = 64 * 1024
+"""Bytes queued at or below which waiting producers resume."""
+MAX_MESSAGE_BYTES = 1 << 20
+"""Largest client message accepted (commands are tiny); larger ones close with 1009."""
+CLOSE_TIMEOUT_S = 2.0
+"""How long a server-initiated close waits for the client's close frame."""
+RECEIVE_SIZE = 65536
+
+
+class ConnectionHost(Protocol):
+    """What a connection needs from the server that owns it."""
+
+    journal: Journal
+    answer_pings: bool
+
+    def token_expires_at(self, ws_token: str) -> float: ...
+    def token_changed(self, ws_token: str) -> trio.Event: ...
+    def subscriptions_changed(self, conn: WsConnection, before: frozenset[Topic]) -> None: ...
+
+
+class WsConnection:
+    """An accepted WebSocket connection: ``run()`` serves it until it closes."""
+
+    def __init__(
+        self,
+        conn_id: int,
+        stream: trio.abc.Stream,
+        ws: WSConnection,
+        ws_token: str,
+        session: WsSession,
+        host: ConnectionHost,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.id = conn_id
+        self.stream = stream
+        self.ws = ws
+        self.ws_token = ws_token
+        self.session = session
+        self.host = host
+        self._wall_clock = wall_clock
+        self._out: list[bytes] = []
+        self.queued_bytes = 0
+        self.bytes_sent = 0
+        self.events_sent = 0
+        self._wake = trio.Event()
+        self._progress = trio.Event()
+        self._routes: dict[int, bool] = {}
+        self._fragments: list[str | bytes] = []
+        self._fragment_size = 0
+        self._scope = trio.CancelScope()
+        self.closing = False
+        self.closed = False
+        self.done = trio.Event()
+        """Set once the connection has ended and its stream is closed."""
+        self.close_code: int | None = None
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def enqueue(self, data: bytes) -> None:
+        """Queue complete frame bytes for the writer (no-op once closing)."""
+        if self.closing:
+            return
+        self._out.append(data)
+        self.queued_bytes += len(data)
+        self._wake.set()
+
+    def enqueue_event(self, wire: bytes, count: int = 1) -> None:
+        """Queue replayed or pushed event frames (``count`` frames joined in ``wire``)."""
+        if not self.closing:
+            self.events_sent += count
+            self.enqueue(wire)
+
+    def send_reply(self, reply: dict[str, Any]) -> None:
+        body = encode_json(reply)
+        self.host.journal.add("ws_out", shorten(body), self.id)
+        self.enqueue(text_frame(body))
+
+    async def wait_drained(self, limit: int = LOW_WATER) -> None:
+        """Wait until at most ``limit`` bytes are queued (or the connection has ended)."""
+        while self.queued_bytes > limit and not self.closed:
+            await self._progress.wait()
+
+    def _pulse(self) -> None:
+        progress, self._progress = self._progress, trio.Event()
+        progress.set()
+
+    def wants_route(self, route: int, info: FrameInfo) -> bool:
+        """Does this connection's session want frames of this (interned) kind?  Cached until
+        its subscriptions change, so routing costs one dict lookup per frame."""
+        wanted = self._routes.get(route)
+        if wanted is None:
+            wanted = self._routes[route] = self.session.wants(info)
+        return wanted
+
+    async def _writer(self) -> None:
+        while True:
+            while not self._out:
+                if self._wake.is_set():
+                    self._wake = trio.Event()
+                await self._wake.wait()
+            chunk = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+            self._out.clear()
+            try:
+                await self.stream.send_all(chunk)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._scope.cancel()
+                return
+            self.bytes_sent += len(chunk)
+            self.queued_bytes -= len(chunk)
+            self._pulse()
+
+    # --- closing -----------------------------------------------------------------------------
+
+    def close(self, code: int = 1000, reason: str = "", *, drop_queued: bool = False) -> None:
+        """Start a clean close: queue the close frame (after pending data, unless
+        ``drop_queued``: a slow reader would otherwise never get to it)."""
+        if self.closing or self.closed:
+            return
+        if drop_queued:
+            self.queued_bytes -= sum(len(chunk) for chunk in self._out)
+            self._out.clear()
+        try:
+            data = self.ws.send(CloseConnection(code=code, reason=reason))
+        except LocalProtocolError:  # the close handshake already happened
+            data = b""
+        self.close_code = code
+        self.host.journal.add("ws_out", f"close {code} {reason!r}", self.id)
+        self.enqueue(data)
+        self.closing = True
+        self._scope.deadline = min(self._scope.deadline, trio.current_time() + CLOSE_TIMEOUT_S)
+
+    def abort(self) -> None:
+        """Drop the connection without a close frame (TCP reset where the socket allows)."""
+        _set_linger_zero(self.stream)
+        self.close_code = 1006
+        self._scope.cancel()
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    async def run(self, initial: bytes = b"") -> None:
+        """Serve until closed; the stream is closed on return."""
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._writer)
+                    nursery.start_soon(self._watch_expiry)
+                    if await self._read(initial):
+                        with trio.move_on_after(CLOSE_TIMEOUT_S):
+                            await self.wait_drained(0)
+                    nursery.cancel_scope.cancel()
+        finally:
+            self.closed = True
+            self._pulse()
+            await trio.aclose_forcefully(self.stream)
+            self.done.set()
+
+    async def _read(self, initial: bytes) -> bool:
+        """Read until the WebSocket closes (True: flush the queue) or the client vanishes."""
+        data = initial
+        while True:
+            if data:
+                self.ws.receive_data(data)
+                if self._handle_events():
+                    return True
+            if self.queued_bytes > HIGH_WATER:
+                await self.wait_drained()
+            try:
+                data = bytes(await self.stream.receive_some(RECEIVE_SIZE))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                self.close_code = self.close_code or 1006
+                return False
+
+    def _handle_events(self) -> bool:
+        """Handle what arrived; True when the WebSocket is finished."""
+        for event in self.ws.events():
+            if isinstance(event, CloseConnection):
+                return self._on_close(event)
+            if isinstance(event, Ping):
+                if self.host.answer_pings and not self.closing:
+                    self.enqueue(self.ws.send(event.response()))
+            elif isinstance(event, Message) and not self.closing:
+                self._on_message(event)
+        return False
+
+    def _on_close(self, event: CloseConnection) -> bool:
+        state = self.ws.state
+        if state is ConnectionState.REMOTE_CLOSING:
+            self.close_code = event.code
+            self.host.journal.add("ws_in", f"close {event.code} {event.reason or ''!r}", self.id)
+            self.enqueue(self.ws.send(event.response()))
+        elif state is ConnectionState.OPEN:  # a malformed frame: wsproto names the code
+            self.host.journal.add("note", f"bad frame: {event.reason}", self.id)
+            self.close(event.code, (event.reason or "")[:120])
+        return True
+
+    def _on_message(self, event: Message[Any]) -> None:
+        self._fragments.append(event.data)
+        self._fragment_size += len(event.data)
+        if self._fragment_size > MAX_MESSAGE_BYTES:
+            self.close(1009, "message too big")
+            return
+        if not event.message_finished:
+            return
+        is_text = isinstance(event, TextMessage)
+        payload: str | bytes = (
+            "".join(str(part) for part in self._fragments)
+            if is_text
+            else b"".join(bytes(part) for part in self._fragments if isinstance(part, bytes))
+        )
+        self._fragments.clear()
+        self._fragment_size = 0
+        self._on_command(payload, is_text)
+
+    def _on_command(self, payload: str | bytes, is_text: bool) -> None:
+        kind = "text" if is_text else "binary"
+        self.host.journal.add("ws_in", f"{kind} {shorten(payload)}", self.id)
+        before = self.session.subscriptions
+        replies = self.session.receive(payload, is_text=is_text, now_ms=self._now_ms())
+        after = self.session.subscriptions
+        if after != before:
+            self._routes.clear()
+        for reply in replies:
+            if reply.get("type") == "pong" and not self.host.answer_pings:
+                continue
+            self.send_reply(reply)
+        if after != before:
+            self.host.subscriptions_changed(self, before)
+
+    def _now_ms(self) -> int:
+        return int(self._wall_clock() * 1000)
+
+    async def _watch_expiry(self) -> None:
+        """Sleep until the token's deadline, re-reading it whenever the token changes."""
+        while True:
+            changed = self.host.token_changed(self.ws_token)
+            remaining = self.host.token_expires_at(self.ws_token) - self._wall_clock()
+            if remaining <= 0:
+                break
+            with trio.move_on_after(remaining):
+                await changed.wait()
+        if not self.closing:
+            self.send_reply(self.session.expired_reply())
+            code, reason = self.session.expired_close
+            self.close(code, reason)
+
+
+def _set_linger_zero(stream: trio.abc.Stream) -> None:
+    """Make the coming close a TCP reset (an abrupt disconnect, as a crashed server)."""
+    inner: Any = stream
+    while not isinstance(inner, trio.SocketStream) and hasattr(inner, "transport_stream"):
+        inner = inner.transport_stream
+    if isinstance(inner, trio.SocketStream):
+        with contextlib.suppress(OSError):
+            inner.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -1,0 +1,268 @@
+"""Replay timelines: recorded event frames sent to the subscribers of one WS token, on time.
+
+``docs/protocol.md`` section 12, "Replay routing": one timeline per WS token, starting at its
+first subscription; a reconnect with the same token resumes where the feed is now (frames due
+while no connection was open are missed, as live); ``--broadcast`` shares one timeline.
+
+Design for throughput: :class:`PreparedFeed` builds every recorded frame's wire bytes once and
+interns its :class:`FrameInfo` to a small integer, so a delivery costs one cached dict lookup and
+one list append per subscriber.  Timing: due times come from
+:func:`~harness.core.schedule.iter_schedule` (absolute, relative to the timeline start) and are
+slept to with ``trio.sleep_until``, so nothing drifts.
+
+Slow readers (section 12): in timed replay a subscriber with more than the profile's
+``slow_reader_max_queued_bytes`` queued is closed with ``slow_reader_close_code`` (1008) and the
+rest go on.  At ``--speed max`` (flow control) the timeline waits for every attached subscriber
+to drain below the low-water mark; one that makes no progress for ``stall_timeout_s`` is closed
+the same way, so a stuck client cannot stall the others for ever.  At ``--speed max`` a timeline
+with no connection attached pauses (there is no reader to go as fast as).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import trio
+
+from harness.core.profile import BehaviourProfile
+from harness.core.protocol import ECHO_CHANNELS, FrameInfo, Topic
+from harness.core.schedule import Feed, FeedFrame, ReplayOptions, iter_schedule, rebase_ts
+from harness.server.connection import HIGH_WATER, WsConnection
+from harness.server.frames import text_frame
+from harness.server.journal import Journal
+
+CHECKPOINT_EVERY = 512
+"""Timed replay of frames all due at once: let other tasks run at least every this many."""
+BATCH_FRAMES = 256
+BATCH_BYTES = 64 * 1024
+"""At ``--speed max`` consecutive frames are joined into batches of at most this many frames
+and bytes, built once per feed and shared by every timeline and subscriber."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Consecutive frames of one lap at ``--speed max``: their wire bytes joined once."""
+
+    joined: bytes
+    wires: tuple[bytes, ...]
+    routes: tuple[int, ...]
+    distinct_routes: tuple[int, ...]
+    last_offset_ns: int
+
+
+class PreparedFeed:
+    """A feed with each frame's wire bytes built once and its routing kind interned."""
+
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        routes: dict[FrameInfo, int] = {}
+        self._by_id: dict[int, tuple[bytes, int]] = {}
+        for frame in feed.frames:
+            route = routes.setdefault(frame.info, len(routes))
+            self._by_id[id(frame)] = (text_frame(frame.payload), route)
+        self.route_infos: tuple[FrameInfo, ...] = tuple(routes)
+        self._batches: dict[ReplayOptions, tuple[Batch, ...]] = {}
+        self.echo_topics: frozenset[Topic] = frozenset(
+            frame.info.topic
+            for frame in feed.frames
+            if frame.info.channel in ECHO_CHANNELS and frame.info.topic is not None
+        )
+
+    def wire(self, frame: FeedFrame) -> tuple[bytes, int]:
+        """``(wire bytes, route id)`` of a frame of this feed."""
+        return self._by_id[id(frame)]
+
+    def schedule(self, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
+        return iter_schedule(self.feed, options)
+
+    def lap_batches(self, options: ReplayOptions) -> tuple[Batch, ...]:
+        """One lap of the ``--speed max`` schedule as batches (cached per options)."""
+        lap = dataclasses.replace(options, loop=False)
+        cached = self._batches.get(lap)
+        if cached is None:
+            cached = self._batches[lap] = tuple(self._build_batches(lap))
+        return cached
+
+    def _build_batches(self, lap: ReplayOptions) -> Iterator[Batch]:
+        pending: list[tuple[bytes, int, int]] = []
+        size = 0
+        for _, frame in iter_schedule(self.feed, lap):
+            wire, route = self._by_id[id(frame)]
+            pending.append((wire, route, frame.offset_ns))
+            size += len(wire)
+            if len(pending) >= BATCH_FRAMES or size >= BATCH_BYTES:
+                yield _batch(pending)
+                pending, size = [], 0
+        if pending:
+            yield _batch(pending)
+
+
+def _batch(frames: list[tuple[bytes, int, int]]) -> Batch:
+    wires = tuple(wire for wire, _, _ in frames)
+    routes = tuple(route for _, route, _ in frames)
+    return Batch(b"".join(wires), wires, routes, tuple(dict.fromkeys(routes)), frames[-1][2])
+
+
+class Timeline:
+    """One replay of the feed to the connections attached to it (see module doc)."""
+
+    def __init__(
+        self,
+        prepared: PreparedFeed,
+        options: ReplayOptions,
+        *,
+        name: str,
+        profile: BehaviourProfile,
+        journal: Journal,
+        stall_timeout_s: float,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.prepared = prepared
+        self.options = options
+        self.name = name
+        self.profile = profile
+        self.journal = journal
+        self.stall_timeout_s = stall_timeout_s
+        self._wall_clock = wall_clock
+        self.connections: dict[WsConnection, None] = {}
+        self._started = trio.Event()
+        self._membership = trio.Event()
+        self.scope = trio.CancelScope()
+        self.position = 0
+        self.position_ns = 0
+        self.delivered = 0
+        self.ended = False
+
+    @property
+    def started(self) -> bool:
+        return self._started.is_set()
+
+    def attach(self, conn: WsConnection) -> None:
+        self.connections[conn] = None
+        self._pulse()
+
+    def detach(self, conn: WsConnection) -> None:
+        self.connections.pop(conn, None)
+        self._pulse()
+
+    def _pulse(self) -> None:
+        event, self._membership = self._membership, trio.Event()
+        event.set()
+
+    def start(self) -> None:
+        """Start the clock (section 12: at the token's first subscription); idempotent."""
+        if not self._started.is_set():
+            self.journal.add("note", f"timeline {self.name}: started")
+            self._started.set()
+
+    async def run(self) -> None:
+        with self.scope:
+            await self._started.wait()
+            schedule = self.prepared.schedule(self.options)
+            if self.options.speed is None and not self.options.rebase_time:
+                await self._run_batches()
+            elif self.options.speed is None:
+                await self._run_max(schedule)
+            else:
+                await self._run_timed(schedule)
+            self.ended = True
+            self.journal.add("note", f"timeline {self.name}: end of recording")
+
+    async def _run_timed(self, schedule: Iterator[tuple[int, FeedFrame]]) -> None:
+        start = trio.current_time()
+        limit = self.profile.slow_reader_max_queued_bytes
+        for due_ns, frame in schedule:
+            await trio.sleep_until(start + due_ns / 1e9)
+            for conn in self._deliver(frame, limit):
+                self._close_slow(conn, f"more than {limit} bytes queued")
+
+    async def _run_max(self, schedule: Iterator[tuple[int, FeedFrame]]) -> None:
+        since_checkpoint = 0
+        for _, frame in schedule:
+            while not self.connections:
+                await self._membership.wait()
+            behind = self._deliver(frame, HIGH_WATER)
+            since_checkpoint += 1
+            if behind:
+                await self._wait_for(behind)
+                since_checkpoint = 0
+            elif since_checkpoint >= CHECKPOINT_EVERY:
+                await trio.lowlevel.checkpoint()
+                since_checkpoint = 0
+
+    async def _run_batches(self) -> None:
+        """``--speed max`` without ``--rebase-time``: whole pre-joined batches per subscriber."""
+        batches = self.prepared.lap_batches(self.options)
+        while batches:
+            for batch in batches:
+                while not self.connections:
+                    await self._membership.wait()
+                behind = self._deliver_batch(batch)
+                if behind:
+                    await self._wait_for(behind)
+                else:
+                    await trio.lowlevel.checkpoint()
+            if not self.options.loop:
+                return
+
+    def _deliver_batch(self, batch: Batch) -> list[WsConnection]:
+        infos = self.prepared.route_infos
+        over: list[WsConnection] = []
+        for conn in self.connections:
+            if conn.closing:
+                continue
+            wanted = [conn.wants_route(route, infos[route]) for route in batch.distinct_routes]
+            if all(wanted):
+                data, count = batch.joined, len(batch.wires)
+            elif any(wanted):
+                chosen = [
+                    wire
+                    for wire, route in zip(batch.wires, batch.routes, strict=True)
+                    if conn.wants_route(route, infos[route])
+                ]
+                data, count = b"".join(chosen), len(chosen)
+            else:
+                continue
+            conn.enqueue_event(data, count)
+            self.delivered += count
+            if conn.queued_bytes > HIGH_WATER:
+                over.append(conn)
+        self.position += len(batch.wires)
+        self.position_ns = batch.last_offset_ns
+        return over
+
+    def _deliver(self, frame: FeedFrame, limit: int) -> list[WsConnection]:
+        """Queue ``frame`` for every attached subscriber; return those now over ``limit``."""
+        wire, route = self.prepared.wire(frame)
+        if self.options.rebase_time:
+            wire = text_frame(rebase_ts(frame.payload, int(self._wall_clock() * 1000)))
+        info = frame.info
+        over: list[WsConnection] = []
+        for conn in self.connections:
+            if conn.wants_route(route, info) and not conn.closing:
+                conn.enqueue_event(wire)
+                self.delivered += 1
+                if conn.queued_bytes > limit:
+                    over.append(conn)
+        self.position += 1
+        self.position_ns = frame.offset_ns
+        return over
+
+    async def _wait_for(self, behind: list[WsConnection]) -> None:
+        """Flow control: wait for each lagging reader, closing one that stalls too long."""
+        for conn in behind:
+            with trio.move_on_after(self.stall_timeout_s) as waiting:
+                await conn.wait_drained()
+            if waiting.cancelled_caught:
+                self._close_slow(conn, f"no progress for {self.stall_timeout_s:g}s")
+
+    def _close_slow(self, conn: WsConnection, why: str) -> None:
+        self.journal.add("note", f"slow reader closed: {why}", conn.id)
+        conn.close(
+            self.profile.slow_reader_close_code,
+            self.profile.slow_reader_close_reason,
+            drop_queued=True,
+        )

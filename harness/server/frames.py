@@ -1,0 +1,47 @@
+"""Server->client WebSocket frames built once, as bytes, for every subscriber (RFC 6455 5.2).
+
+The hot path of replay writes the same recorded frame to many clients, so its wire bytes are
+built once per frame (never once per client): FIN + opcode, the payload length in the shortest
+encoding, no mask (RFC 6455 5.1: a server never masks) and the payload.  No extension is
+negotiated (the handshake offers none back), so the RSV bits stay clear.  Control frames that
+change connection state (close) go through wsproto instead.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+OPCODE_TEXT = 0x1
+OPCODE_BINARY = 0x2
+_FIN = 0x80
+
+
+def data_frame(payload: bytes, *, opcode: int = OPCODE_TEXT) -> bytes:
+    """The complete unmasked frame carrying ``payload`` as one message."""
+    length = len(payload)
+    first = _FIN | opcode
+    if length < 126:
+        header = struct.pack("!BB", first, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", first, 126, length)
+    else:
+        header = struct.pack("!BBQ", first, 127, length)
+    return header + payload
+
+
+def text_frame(payload: bytes | str) -> bytes:
+    """A text frame; ``payload`` is sent byte-for-byte (recorded frames are UTF-8 already)."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    return data_frame(data)
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact JSON, as the service sends it (``JSON.stringify`` style), UTF-8."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def reply_frame(obj: Any) -> bytes:
+    """A text frame holding ``obj`` as compact JSON (live replies: subscribed, pong, error)."""
+    return data_frame(encode_json(obj))

@@ -1,0 +1,148 @@
+"""HTTP/1.1 on a trio stream with h11: REST requests, and the hand-off of WebSocket upgrades.
+
+Kept small on purpose: parse a request, drain its body, ask the handler, write the response,
+repeat (keep-alive).  A request asking to upgrade to ``websocket`` is handed, with any bytes the
+client sent after it, to the upgrade handler, which either refuses it (a response this layer
+writes, then closes) or takes the stream over.  A malformed request gets 400 and a close; an idle
+keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import parse_qsl, urlsplit
+
+import h11
+import trio
+
+from harness.core.envelopes import WRONG_PARAM
+from harness.core.rest import RestResponse
+
+IDLE_TIMEOUT_S = 60.0
+"""A keep-alive connection with no request for this long is closed."""
+MAX_HEAD_BYTES = 16 * 1024
+"""Largest request head accepted (h11 answers 431-like errors beyond it; we send 400)."""
+RECEIVE_SIZE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A parsed request: ``path`` without the query, ``query`` first value per name."""
+
+    method: str
+    target: str
+    path: str
+    query: dict[str, str]
+    headers: tuple[tuple[str, str], ...]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+
+    @property
+    def wants_websocket(self) -> bool:
+        return any(
+            name == "upgrade" and "websocket" in value.lower() for name, value in self.headers
+        )
+
+
+RestHandler = Callable[[HttpRequest], RestResponse]
+UpgradeHandler = Callable[[HttpRequest, trio.abc.Stream, bytes], Awaitable[RestResponse | None]]
+
+
+def parse_request(event: h11.Request) -> HttpRequest:
+    target = event.target.decode("latin-1")
+    parts = urlsplit(target)
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        query.setdefault(name, value)
+    headers = tuple(
+        (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in event.headers
+    )
+    return HttpRequest(
+        method=event.method.decode("latin-1").upper(),
+        target=target,
+        path=parts.path or "/",
+        query=query,
+        headers=headers,
+        raw_headers=tuple((name, value) for name, value in event.headers),
+    )
+
+
+async def serve_http(stream: trio.abc.Stream, rest: RestHandler, upgrade: UpgradeHandler) -> None:
+    """Serve requests on ``stream`` until the client leaves, a response closes, or an upgrade
+    takes the stream.  Transport errors end this connection only."""
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+    try:
+        while True:
+            request = await _read_request(stream, conn)
+            if request is None:
+                return
+            if request.wants_websocket:
+                trailing, _ = conn.trailing_data
+                refusal = await upgrade(request, stream, bytes(trailing))
+                if refusal is not None:
+                    await _send(stream, conn, refusal, head=False, close=True)
+                return
+            response = rest(request)
+            await _send(stream, conn, response, head=request.method == "HEAD", close=False)
+            if conn.our_state is h11.MUST_CLOSE:
+                return
+            conn.start_next_cycle()
+    except h11.RemoteProtocolError:
+        if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            bad = RestResponse(400, (("Content-Type", "application/json"),), _bad_request_body())
+            await _send(stream, conn, bad, head=False, close=True)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return
+
+
+async def _read_request(stream: trio.abc.Stream, conn: h11.Connection) -> HttpRequest | None:
+    """The next request with its body drained; None when the client closed or idled out."""
+    request: HttpRequest | None = None
+    with trio.move_on_after(IDLE_TIMEOUT_S):
+        while True:
+            event = await _next_event(stream, conn)
+            if isinstance(event, h11.Request):
+                request = parse_request(event)
+            elif isinstance(event, h11.EndOfMessage):
+                return request
+            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return None
+    return None
+
+
+async def _next_event(stream: trio.abc.Stream, conn: h11.Connection) -> object:
+    while True:
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        conn.receive_data(bytes(await stream.receive_some(RECEIVE_SIZE)))
+
+
+async def _send(
+    stream: trio.abc.Stream,
+    conn: h11.Connection,
+    response: RestResponse,
+    *,
+    head: bool,
+    close: bool,
+) -> None:
+    headers = list(response.headers)
+    if response.status != 204:
+        headers.append(("Content-Length", str(len(response.body))))
+    if close:
+        headers.append(("Connection", "close"))
+    reason = HTTPStatus(response.status).phrase if response.status in _KNOWN else ""
+    data = conn.send(h11.Response(status_code=response.status, headers=headers, reason=reason))
+    if response.body and not head and response.status != 204:
+        data += conn.send(h11.Data(data=response.body)) or b""
+    data += conn.send(h11.EndOfMessage()) or b""
+    await stream.send_all(data or b"")
+
+
+_KNOWN = frozenset(status.value for status in HTTPStatus)
+
+
+def _bad_request_body() -> bytes:
+    return json.dumps(WRONG_PARAM.body("request"), separators=(",", ":")).encode()

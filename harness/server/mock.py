@@ -1,0 +1,389 @@
+"""The mock server: REST token endpoints and the WebSocket feed on one port, plus a control API.
+
+``server = await nursery.start(serve_mock, feed, config)`` or
+``async with open_mock_server(feed, config) as server:``; then point a client at
+``server.base_url``.  The control API (:meth:`MockServer.push`, :meth:`~MockServer.expire_token`,
+:meth:`~MockServer.set_api_token_state`, :meth:`~MockServer.stop_answering_pings`,
+:meth:`~MockServer.close_connections`, :attr:`~MockServer.journal`, :attr:`~MockServer.stats`)
+lets tests, the recorder, the pytest plugin and fuzzing drive situations the real service only
+produces by chance.  Every section 12 decision is read from ``config.profile``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack, asynccontextmanager
+from typing import Any
+
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection
+from wsproto.utilities import RemoteProtocolError
+
+from harness.core.envelopes import WRONG_PARAM
+from harness.core.protocol import ECHO_CHANNELS, Topic, classify_frame
+from harness.core.rest import RestApi, RestResponse
+from harness.core.schedule import Feed, iter_schedule
+from harness.core.session import WsSession
+from harness.core.tokens import ApiTokenState, TokenTable, WsToken
+from harness.server.config import ServerConfig, ServerStats
+from harness.server.connection import WsConnection
+from harness.server.feed import PreparedFeed, Timeline
+from harness.server.frames import encode_json, text_frame
+from harness.server.http import HttpRequest, serve_http
+from harness.server.journal import Journal, shorten
+from harness.server.tls import ServerTls, throwaway_tls
+
+BROADCAST = "*"
+
+
+class MockServer:
+    """A running mock (made by :func:`serve_mock`); attributes and methods are the control API."""
+
+    def __init__(
+        self,
+        feed: Feed | None,
+        config: ServerConfig,
+        *,
+        port: int,
+        nursery: trio.Nursery,
+        tls: ServerTls | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.profile = config.profile
+        self.port = port
+        self.ca_path = tls.ca_path if tls else None
+        self.tls = tls
+        host = _url_host(config.host)
+        self.base_url = f"{'https' if tls else 'http'}://{host}:{port}"
+        self.ws_url = f"{'wss' if tls else 'ws'}://{host}:{port}/"
+        self.journal = Journal(config.journal_size, clock=wall_clock)
+        self.tokens = TokenTable(
+            ttl_s=config.effective_ttl_s,
+            plan=config.effective_plan,
+            api_token=config.api_token,
+            hourly_quota=config.effective_hourly_quota,
+        )
+        self.rest = RestApi(
+            self.tokens,
+            ws_url=self.ws_url,
+            max_connections=config.effective_max_connections,
+            max_subscribe_per_connection=config.effective_max_subscribe,
+            profile=self.profile,
+        )
+        self.answer_pings = True
+        self._wall_clock = wall_clock
+        self._nursery = nursery
+        self._prepared = PreparedFeed(feed) if feed is not None else None
+        self._connections: dict[int, WsConnection] = {}
+        self._timelines: dict[str, Timeline] = {}
+        self._token_events: dict[str, trio.Event] = {}
+        self._next_conn_id = 1
+        self._reaped = (0, 0)  # frames and bytes of finished timelines/connections
+        self._pushed = 0
+        self._http_requests = 0
+        self.internal_errors = 0
+
+    # --- control API ---------------------------------------------------------------------------
+
+    def push(self, payload: bytes | str | dict[str, Any], *, token: str | None = None) -> int:
+        """Send a frame now, byte-for-byte, to the connections (of WS ``token``) that want it.
+
+        An event frame goes to connections whose subscriptions match it (section 12 routing);
+        anything else (a reply, an error, garbage) goes to every connection.  Returns how many
+        connections it was queued for."""
+        data = encode_json(payload) if isinstance(payload, dict) else _as_bytes(payload)
+        info = classify_frame(data)
+        wire = text_frame(data)
+        count = 0
+        for conn in self.connections(token):
+            if info is not None and info.is_event and not conn.session.wants(info):
+                continue
+            conn.enqueue_event(wire)
+            count += 1
+        self._pushed += count
+        self.journal.add("ws_out", f"push to {count}: {shorten(data)}")
+        return count
+
+    def connections(self, token: str | None = None) -> list[WsConnection]:
+        """Open connections (of one WS token), oldest first."""
+        return [
+            conn
+            for conn in self._connections.values()
+            if not conn.closing and (token is None or conn.ws_token == token)
+        ]
+
+    def new_ws_token(self, api_token: str = "mock") -> str:
+        """Issue (or return the active) WS token without a REST call, as ``/v1/ws/new`` does."""
+        token, _ = self.tokens.issue(api_token, self._wall_clock())
+        return token.token
+
+    def expire_token(self, ws_token: str | None = None) -> int:
+        """Expire one WS token (or all) now: its connections get ``TOKEN_EXPIRED`` and the
+        profile's close (4001 ``token expired``), and it is refused from now on."""
+        changed = self.tokens.expire(ws_token, self._wall_clock())
+        for token in changed:
+            self._token_changed_pulse(token.token)
+        self.journal.add("note", f"expired {len(changed)} WS token(s)")
+        return len(changed)
+
+    def set_api_token_state(
+        self, api_token: str, state: ApiTokenState | str, *, plan: Any = None
+    ) -> None:
+        """Set an API token's state (``active``, ``suspended``, ``no_permission``,
+        ``ip_invalid``: REST answers 401 code 3/4/5) and optionally its plan."""
+        self.tokens.set_api_token(api_token, state=state, plan=plan)
+        self.journal.add("note", f"API token state {state}")
+
+    def revoke_api_token(self, api_token: str, state: ApiTokenState | str = "suspended") -> None:
+        """Shorthand for :meth:`set_api_token_state` with a non-active state."""
+        self.set_api_token_state(api_token, state)
+
+    def stop_answering_pings(self, stop: bool = True) -> None:
+        """Stop (or resume) answering app-level ``ping`` commands and protocol pings."""
+        self.answer_pings = not stop
+        self.journal.add("note", "pings ignored" if stop else "pings answered")
+
+    async def close_connections(
+        self,
+        *,
+        code: int = 1000,
+        reason: str = "",
+        abrupt: bool = False,
+        token: str | None = None,
+    ) -> int:
+        """Close every connection (of WS ``token``): clean with ``code``/``reason``, or abrupt
+        (no close frame, TCP reset).  Returns when they are all gone; returns the count."""
+        targets = self.connections(token)
+        for conn in targets:
+            if abrupt:
+                conn.abort()
+            else:
+                conn.close(code, reason)
+        for conn in targets:
+            await conn.done.wait()
+        return len(targets)
+
+    @property
+    def stats(self) -> ServerStats:
+        conns = list(self._connections.values())
+        timelines = list(self._timelines.values())
+        started = [t for t in timelines if t.started]
+        lead = max(started, key=lambda t: t.position, default=None)
+        frames, sent = self._reaped
+        return ServerStats(
+            connections=len(conns),
+            subscriptions=sum(c.session.subscription_count for c in conns),
+            timelines=len(started),
+            frames_sent=frames + sum(c.events_sent for c in conns),
+            bytes_sent=sent + sum(c.bytes_sent for c in conns),
+            pushed=self._pushed,
+            position=lead.position if lead else 0,
+            position_s=lead.position_ns / 1e9 if lead else 0.0,
+            total_frames=len(self._prepared.feed.frames) if self._prepared else 0,
+            ended=bool(started) and all(t.ended for t in started),
+            http_requests=self._http_requests,
+            internal_errors=self.internal_errors,
+        )
+
+    # --- ConnectionHost --------------------------------------------------------------------------
+
+    def token_expires_at(self, ws_token: str) -> float:
+        token = self.tokens.lookup(ws_token)
+        return float(token.expires_at) if token is not None else 0.0
+
+    def token_changed(self, ws_token: str) -> trio.Event:
+        return self._token_events.setdefault(ws_token, trio.Event())
+
+    def _token_changed_pulse(self, ws_token: str) -> None:
+        event = self._token_events.pop(ws_token, None)
+        if event is not None:
+            event.set()
+
+    def subscriptions_changed(self, conn: WsConnection, before: frozenset[Topic]) -> None:
+        for topic in conn.session.subscriptions - before:
+            self._note_unrecorded(conn, topic)
+        timeline = self._timelines.get(BROADCAST if self.config.broadcast else conn.ws_token)
+        if timeline is not None and conn.session.subscriptions:
+            timeline.start()
+
+    def _note_unrecorded(self, conn: WsConnection, topic: Topic) -> None:
+        """Section 12: a STATS/ODDS subscription the recording never held gets none of its
+        frames, "and the server's journal says so"."""
+        if self._prepared is None or topic.channel not in ECHO_CHANNELS:
+            return
+        if topic not in self._prepared.echo_topics:
+            message = f"{topic.key} was never subscribed in the recording: it gets no frames"
+            self.journal.add("note", message, conn.id)
+
+    # --- serving -------------------------------------------------------------------------------
+
+    async def handle_stream(self, stream: trio.abc.Stream) -> None:
+        """Serve one TCP (or TLS) connection; its trouble never reaches another."""
+        try:
+            await serve_http(stream, self._handle_rest, self._handle_upgrade)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        except Exception as exc:  # a bug: keep serving the others, but make it visible
+            self.internal_errors += 1
+            self.journal.add("note", f"internal error: {exc!r}")
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    def _handle_rest(self, request: HttpRequest) -> RestResponse:
+        now = self._wall_clock()
+        response = self.rest.handle(
+            request.method, request.path, request.query, request.headers, now
+        )
+        self._journal_http(request, response)
+        return response
+
+    def _journal_http(self, request: HttpRequest, response: RestResponse) -> None:
+        self._http_requests += 1
+        summary = f"{request.method} {request.target} -> {response.status} {shorten(response.body)}"
+        self.journal.add("http", summary)
+
+    async def _handle_upgrade(
+        self, request: HttpRequest, stream: trio.abc.Stream, trailing: bytes
+    ) -> RestResponse | None:
+        """Section 12 handshake: 404 off ``/``; 401 code 2 for a bad token; 429 code 7 past
+        ``max_connections``; else accept (no extension, no subprotocol) and serve."""
+        refusal: RestResponse | None = None
+        if request.path != "/":
+            refusal = self.rest.error(self.profile.unknown_path)
+        ws = WSConnection(ConnectionType.SERVER)
+        try:
+            ws.initiate_upgrade_connection(list(request.raw_headers), request.target)
+            list(ws.events())
+        except RemoteProtocolError as exc:
+            self.journal.add("note", f"bad WebSocket handshake: {exc}")
+            refusal = refusal or self.rest.error(WRONG_PARAM, param="Sec-WebSocket-Key")
+        decision = refusal or self.rest.open_websocket(request.query, self._wall_clock())
+        if isinstance(decision, RestResponse):
+            self._journal_http(request, decision)
+            return decision
+        self._http_requests += 1
+        try:
+            await self._serve_websocket(stream, ws, decision, trailing)
+        finally:
+            self.tokens.detach(decision.token)
+            self._reap_timelines()
+        return None
+
+    async def _serve_websocket(
+        self, stream: trio.abc.Stream, ws: WSConnection, token: WsToken, trailing: bytes
+    ) -> None:
+        session = WsSession(
+            token.allowed_channels, self.config.effective_max_subscribe, self.profile
+        )
+        conn = WsConnection(
+            self._next_conn_id, stream, ws, token.token, session, self, wall_clock=self._wall_clock
+        )
+        self._next_conn_id += 1
+        conn.enqueue(ws.send(AcceptConnection()))  # the writer's first bytes: the 101 response
+        self._connections[conn.id] = conn
+        self.journal.add("ws_open", f"token {token.token} plan {token.plan}", conn.id)
+        timeline = self._timeline_for(token.token)
+        if timeline is not None:
+            timeline.attach(conn)
+        try:
+            await conn.run(trailing)
+        finally:
+            if timeline is not None:
+                timeline.detach(conn)
+            del self._connections[conn.id]
+            frames, sent = self._reaped
+            self._reaped = (frames + conn.events_sent, sent + conn.bytes_sent)
+            self.journal.add("ws_close", f"code {conn.close_code}", conn.id)
+
+    def _timeline_for(self, ws_token: str) -> Timeline | None:
+        if self._prepared is None:
+            return None
+        key = BROADCAST if self.config.broadcast else ws_token
+        timeline = self._timelines.get(key)
+        if timeline is None:
+            timeline = Timeline(
+                self._prepared,
+                self.config.replay,
+                name="broadcast" if key == BROADCAST else f"token {ws_token[:8]}",
+                profile=self.profile,
+                journal=self.journal,
+                stall_timeout_s=self.config.stall_timeout_s,
+                wall_clock=self._wall_clock,
+            )
+            self._timelines[key] = timeline
+            self._nursery.start_soon(timeline.run)
+        return timeline
+
+    def _reap_timelines(self) -> None:
+        """Drop the timelines of WS tokens that are gone (expired and no connection open)."""
+        now = self._wall_clock()
+        for key, timeline in list(self._timelines.items()):
+            if key == BROADCAST or timeline.connections:
+                continue
+            if self.tokens.valid(key, now) is None:
+                timeline.scope.cancel()
+                del self._timelines[key]
+
+
+async def serve_mock(
+    feed: Feed | None = None,
+    config: ServerConfig | None = None,
+    *,
+    task_status: trio.TaskStatus[MockServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the mock until cancelled; ``nursery.start(serve_mock, ...)`` returns the server."""
+    config = config or ServerConfig()
+    if feed is not None:
+        iter_schedule(feed, config.replay)  # UsageError now, not inside a timeline later
+    with ExitStack() as stack:
+        tls = stack.enter_context(throwaway_tls(config.host)) if config.tls else None
+        listeners: list[Any] = await trio.open_tcp_listeners(config.port, host=config.host)
+        port = listeners[0].socket.getsockname()[1]
+        if tls is not None:
+            listeners = [
+                trio.SSLListener(listener, tls.context, https_compatible=True)
+                for listener in listeners
+            ]
+        async with trio.open_nursery() as nursery:
+            server = MockServer(feed, config, port=port, nursery=nursery, tls=tls)
+            if config.broadcast:
+                server._timeline_for(BROADCAST)
+            await nursery.start(trio.serve_listeners, server.handle_stream, listeners)
+            task_status.started(server)
+
+
+@asynccontextmanager
+async def open_mock_server(
+    feed: Feed | None = None, config: ServerConfig | None = None
+) -> AsyncIterator[MockServer]:
+    """Run a mock for the duration of the block; one exception surfaces, never a group."""
+    try:
+        async with trio.open_nursery() as nursery:
+            server: MockServer = await nursery.start(serve_mock, feed, config)
+            try:
+                yield server
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise _single(group) from None
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside nested single-member groups (else the group itself)."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+def _as_bytes(payload: bytes | str) -> bytes:
+    return payload.encode() if isinstance(payload, str) else payload
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
