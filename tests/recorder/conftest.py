@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import trio
-from harness.core.recording import open_writer, read_recording
 
 from harness._version import __version__
 from harness.core.backoff import BackoffPolicy
 from harness.core.protocol import Topic, classify_frame
+from harness.core.recording import open_writer, read_recording
 from harness.core.records import Direction, Header, Record, WsMessage
 from harness.core.redact import Redactor
 from harness.recorder.connection import LinkTiming

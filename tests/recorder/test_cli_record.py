@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import trio
-from harness.core.recording import open_writer, read_recording
 
 from harness.cli import main
+from harness.core.recording import open_writer, read_recording
 from harness.core.records import (
     Direction,
     Header,

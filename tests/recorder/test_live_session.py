@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import trio
-from harness.core.recording import read_recording
 
 from harness.core.protocol import Ping, Plan, Subscribe, Topic, encode_command
+from harness.core.recording import read_recording
 from harness.core.records import HttpExchange, Initiator, Note, WsClose, WsOpen
 from harness.errors import UsageError
 from harness.recorder.rest import RecorderError

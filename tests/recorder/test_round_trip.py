@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from harness.core.recording import read_recording
-from harness.recordings import default_recording_path
 
 from harness.core.protocol import Subscribe, Topic, encode_command
+from harness.core.recording import read_recording
 from harness.core.records import HttpExchange, Note, WsClose, WsOpen
 from harness.core.schedule import Feed, ReplayOptions
+from harness.recordings import default_recording_path
 from harness.server import ServerConfig, open_mock_server
 
 from .conftest import (
