@@ -1,8 +1,36 @@
-"""soccer-ws-harness: record and replay the Soccer Football API real-time feed for offline tests."""
+"""soccer-ws-harness: record and replay the Soccer Football API real-time feed for offline tests.
+
+The top level re-exports the pure, I/O-free API: recordings (read, write, record types), the
+protocol vocabulary and the replay schedule.  The I/O layers are their own packages:
+:mod:`harness.server` (the mock server and its control API, on trio) and :mod:`harness.recorder`.
+"""
 
 from __future__ import annotations
 
 from harness._version import __version__
+from harness.core.protocol import Channel, Plan, Scope, Topic
+from harness.core.recording import (
+    RecordingReader,
+    RecordingWriter,
+    TailDamage,
+    open_reader,
+    open_writer,
+    read_recording,
+)
+from harness.core.records import (
+    Direction,
+    Header,
+    HttpExchange,
+    Initiator,
+    Note,
+    Record,
+    Summary,
+    WsClose,
+    WsControl,
+    WsMessage,
+    WsOpen,
+)
+from harness.core.schedule import Feed, ReplayOptions
 from harness.errors import (
     HarnessError,
     ProtocolViolation,
@@ -10,12 +38,37 @@ from harness.errors import (
     ReplayDivergence,
     UsageError,
 )
+from harness.recordings import default_recording_path
 
 __all__ = [
+    "Channel",
+    "Direction",
+    "Feed",
     "HarnessError",
+    "Header",
+    "HttpExchange",
+    "Initiator",
+    "Note",
+    "Plan",
     "ProtocolViolation",
+    "Record",
     "RecordingFormatError",
+    "RecordingReader",
+    "RecordingWriter",
     "ReplayDivergence",
+    "ReplayOptions",
+    "Scope",
+    "Summary",
+    "TailDamage",
+    "Topic",
     "UsageError",
+    "WsClose",
+    "WsControl",
+    "WsMessage",
+    "WsOpen",
     "__version__",
+    "default_recording_path",
+    "open_reader",
+    "open_writer",
+    "read_recording",
 ]
