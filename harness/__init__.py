@@ -34,6 +34,7 @@ from harness.core.schedule import Feed, ReplayOptions
 from harness.errors import (
     HarnessError,
     ProtocolViolation,
+    RecorderError,
     RecordingFormatError,
     ReplayDivergence,
     UsageError,
@@ -52,6 +53,7 @@ __all__ = [
     "Plan",
     "ProtocolViolation",
     "Record",
+    "RecorderError",
     "RecordingFormatError",
     "RecordingReader",
     "RecordingWriter",

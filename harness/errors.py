@@ -58,3 +58,7 @@ class ProtocolViolation(HarnessError):
 
 class ReplayDivergence(HarnessError):
     """A live client did something the recording being replayed cannot answer."""
+
+
+class RecorderError(HarnessError):
+    """The live service refused in a way the recorder cannot work around."""

@@ -6,9 +6,9 @@ I/O layer (trio, httpx, trio-websocket) over the pure rules in :mod:`harness.rec
 
 from __future__ import annotations
 
+from harness.errors import RecorderError
 from harness.recorder.connection import LinkTiming
 from harness.recorder.proxy import ProxyOptions, ProxyRecorder
-from harness.recorder.rest import RecorderError
 from harness.recorder.rewrite import RedactReport, redact_recording
 from harness.recorder.session import LiveRecorder, RecorderOptions, RecordResult
 from harness.recorder.tee import LiveStats, Tee

@@ -36,7 +36,7 @@ from harness.core.protocol import (
     encode_command,
 )
 from harness.core.records import Direction, Initiator, WsClose, WsOpen
-from harness.errors import HarnessError
+from harness.errors import HarnessError, RecorderError
 from harness.recorder.policy import (
     PING_INTERVAL_S,
     PONG_TIMEOUT_S,
@@ -46,7 +46,6 @@ from harness.recorder.policy import (
     error_code,
     needs_new_token,
 )
-from harness.recorder.rest import RecorderError
 from harness.recorder.tee import Tee
 from harness.recorder.tokens import TokenKeeper, wait_or_stop
 

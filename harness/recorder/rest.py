@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from harness.core.records import HttpExchange
-from harness.errors import HarnessError
 from harness.recorder.policy import parse_expires_at
 from harness.recorder.tee import Tee
 
@@ -25,10 +24,6 @@ RAPIDAPI_HOST = "soccer-football-info.p.rapidapi.com"
 HTTP_TIMEOUT_S = 15.0
 NEW_PATH = "/v1/ws/new/"
 RENEW_PATH = "/v1/ws/renew/"
-
-
-class RecorderError(HarnessError):
-    """The live service refused in a way the recorder cannot work around."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import trio
 
 from harness.core.backoff import BackoffPolicy
+from harness.errors import RecorderError
 from harness.recorder.policy import (
     RENEW_MARGIN_S,
     RestAction,
@@ -22,7 +23,7 @@ from harness.recorder.policy import (
     renew_delay_s,
     retry_after_s,
 )
-from harness.recorder.rest import RecorderError, RestFailure, TokenClient, TokenGrant
+from harness.recorder.rest import RestFailure, TokenClient, TokenGrant
 from harness.recorder.tee import Tee
 
 

@@ -10,8 +10,7 @@ import trio
 from harness.core.protocol import Ping, Plan, Subscribe, Topic, encode_command
 from harness.core.recording import read_recording
 from harness.core.records import HttpExchange, Initiator, Note, WsClose, WsOpen
-from harness.errors import UsageError
-from harness.recorder.rest import RecorderError
+from harness.errors import RecorderError, UsageError
 from harness.server import ServerConfig, open_mock_server
 
 from .conftest import (
