@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-BENCHMARKS: list[str] = ["recorder", "recording_io"]
+BENCHMARKS: list[str] = ["recorder", "recording_io", "server_throughput", "server_timing"]
 
 
 def main() -> None:
