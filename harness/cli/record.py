@@ -20,6 +20,7 @@ import click
 import trio
 
 from harness._version import __version__
+from harness.cli._options import output_option
 from harness.core.durations import parse_duration
 from harness.core.protocol import Topic
 from harness.core.record_plan import parse_subscriptions
@@ -56,14 +57,7 @@ def api_token_from_env(*, rapidapi: bool, environ: dict[str, str] | None = None)
 
 
 @click.command("record")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Recording file to write.",
-)
+@output_option("Recording file to write.")
 @click.option(
     "--subscribe",
     "specs",

@@ -6,20 +6,14 @@ import os
 
 import click
 
+from harness.cli._options import output_option
 from harness.errors import UsageError
 from harness.recorder.rewrite import redact_recording
 
 
 @click.command("redact")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Redacted recording to write (a new file).",
-)
+@output_option("Redacted recording to write (a new file).")
 @click.option(
     "--secret-env",
     "secret_envs",

@@ -7,6 +7,7 @@ import os
 
 import click
 
+from harness.cli._options import output_option
 from harness.core.durations import format_duration, parse_duration
 from harness.core.synth import (
     DEFAULT_DURATION_NS,
@@ -19,14 +20,7 @@ from harness.errors import UsageError
 
 
 @click.command("synth")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Recording to write (replaced if it exists).",
-)
+@output_option("Recording to write (replaced if it exists).")
 @click.option(
     "--seed",
     type=int,
