@@ -48,8 +48,8 @@ from harness.recorder.proxy_rules import (
     upstream_target,
 )
 from harness.recorder.rest import HTTP_TIMEOUT_S, RAPIDAPI_HOST, recorded_exchange
-from harness.recorder.session import RecordResult
-from harness.recorder.tee import LiveStats, Tee
+from harness.recorder.session import RecordResult, StoppableRecorder
+from harness.recorder.tee import Tee
 
 DEFAULT_PROXY_PORT = 8765
 CONNECT_TIMEOUT_S = 10.0
@@ -72,7 +72,7 @@ class ProxyOptions:
     ssl_context: ssl.SSLContext | None = None  # to verify the upstream
 
 
-class ProxyRecorder:
+class ProxyRecorder(StoppableRecorder):
     """Serves the proxy until the duration ends or :meth:`request_stop` is called."""
 
     def __init__(
@@ -83,29 +83,19 @@ class ProxyRecorder:
         api_token: str,
         on_listening: Callable[[str], None] | None = None,
     ) -> None:
-        self.tee = tee
+        super().__init__(tee)
         self.options = options
         self._api_token = api_token
         self._on_listening = on_listening
         self._tokens = TokenMap()
-        self._stop = trio.Event()
-        self._stopped_by = "duration reached"
         self._conn_ids = itertools.count(1)
         self.base_url = ""
         self.listening = trio.Event()
         self._active_relays = 0
         self._relays_closed = trio.Event()
 
-    @property
-    def stats(self) -> LiveStats:
-        return self.tee.stats
-
-    def request_stop(self, reason: str = "stop requested") -> None:
-        if not self._stop.is_set():
-            self._stopped_by = reason
-            self._stop.set()
-
     async def run(self) -> RecordResult:
+        """Serve the proxy and record until the duration ends or a stop is requested."""
         options = self.options
         verify: ssl.SSLContext | bool = options.ssl_context or True
         async with httpx.AsyncClient(timeout=options.http_timeout_s, verify=verify) as client:

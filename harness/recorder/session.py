@@ -63,13 +63,11 @@ class RecordResult:
     stats: LiveStats
 
 
-class LiveRecorder:
-    """Records the live service (or anything speaking its protocol) into a :class:`Tee`."""
+class StoppableRecorder:
+    """What every recorder shares: the :class:`Tee` it writes through and a polite stop."""
 
-    def __init__(self, tee: Tee, options: RecorderOptions, *, api_token: str) -> None:
+    def __init__(self, tee: Tee) -> None:
         self.tee = tee
-        self.options = options
-        self._auth = ApiAuth(api_token, rapidapi=options.rapidapi)
         self._stop = trio.Event()
         self._stopped_by = "duration reached"
 
@@ -82,6 +80,15 @@ class LiveRecorder:
         if not self._stop.is_set():
             self._stopped_by = reason
             self._stop.set()
+
+
+class LiveRecorder(StoppableRecorder):
+    """Records the live service (or anything speaking its protocol) into a :class:`Tee`."""
+
+    def __init__(self, tee: Tee, options: RecorderOptions, *, api_token: str) -> None:
+        super().__init__(tee)
+        self.options = options
+        self._auth = ApiAuth(api_token, rapidapi=options.rapidapi)
 
     async def run(self) -> RecordResult:
         """Record until the duration ends or a stop is requested."""
