@@ -102,9 +102,15 @@ class WsConnection:
 
     # --- sending -----------------------------------------------------------------------------
 
+    @property
+    def accepting(self) -> bool:
+        """Still taking frames: no Close sent or received, and the connection not ended."""
+        return not (self.closing or self.closed)
+
     def enqueue(self, data: bytes) -> None:
-        """Queue complete frame bytes for the writer (no-op once closing)."""
-        if self.closing:
+        """Queue complete frame bytes for the writer (no-op once closing or ended: nothing may
+        follow a Close, RFC 6455 5.5.1, and nothing is kept for a connection that is gone)."""
+        if not self.accepting:
             return
         self._out.append(data)
         self.queued_bytes += len(data)
@@ -112,7 +118,7 @@ class WsConnection:
 
     def enqueue_event(self, wire: bytes, count: int = 1) -> None:
         """Queue replayed or pushed event frames (``count`` frames joined in ``wire``)."""
-        if not self.closing:
+        if self.accepting:
             self.events_sent += count
             self.enqueue(wire)
 
@@ -122,7 +128,10 @@ class WsConnection:
         self.enqueue(text_frame(body))
 
     async def wait_drained(self, limit: int = LOW_WATER) -> None:
-        """Wait until at most ``limit`` bytes are queued (or the connection has ended)."""
+        """Wait until at most ``limit`` bytes are queued (or the connection has ended).
+
+        Always a checkpoint, so a producer looping over it yields even when it returns at once."""
+        await trio.lowlevel.checkpoint()
         while self.queued_bytes > limit and not self.closed:
             await self._progress.wait()
 
@@ -160,11 +169,10 @@ class WsConnection:
     def close(self, code: int = 1000, reason: str = "", *, drop_queued: bool = False) -> None:
         """Start a clean close: queue the close frame (after pending data, unless
         ``drop_queued``: a slow reader would otherwise never get to it)."""
-        if self.closing or self.closed:
+        if not self.accepting:
             return
         if drop_queued:
-            self.queued_bytes -= sum(len(chunk) for chunk in self._out)
-            self._out.clear()
+            self._drop_queued()
         try:
             data = self.ws.send(CloseConnection(code=code, reason=reason))
         except LocalProtocolError:  # the close handshake already happened
@@ -175,6 +183,12 @@ class WsConnection:
         self.closing = True
         self._scope.deadline = min(self._scope.deadline, trio.current_time() + CLOSE_TIMEOUT_S)
 
+    def _drop_queued(self) -> None:
+        """Forget the frames not yet handed to the socket (whole frames: the writer takes them
+        out of the queue before sending)."""
+        self.queued_bytes -= sum(len(chunk) for chunk in self._out)
+        self._out.clear()
+
     def abort(self) -> None:
         """Drop the connection without a close frame (TCP reset where the socket allows)."""
         _set_linger_zero(self.stream)
@@ -183,10 +197,12 @@ class WsConnection:
 
     # --- receiving ---------------------------------------------------------------------------
 
-    async def run(self, initial: bytes = b"") -> None:
-        """Serve until closed; the stream is closed on return."""
+    async def run(self, initial: bytes = b"", *, accept: bytes = b"") -> None:
+        """Send ``accept`` (the 101 response), then serve until closed; the stream is closed on
+        return."""
         try:
             with self._scope:
+                await self.stream.send_all(accept)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._writer)
                     nursery.start_soon(self._watch_expiry)
@@ -194,8 +210,11 @@ class WsConnection:
                         with trio.move_on_after(CLOSE_TIMEOUT_S):
                             await self.wait_drained(0)
                     nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.close_code = self.close_code or 1006
         finally:
             self.closed = True
+            self._drop_queued()
             self._pulse()
             await trio.aclose_forcefully(self.stream)
             self.done.set()
@@ -235,7 +254,9 @@ class WsConnection:
         if state is ConnectionState.REMOTE_CLOSING:
             self.close_code = event.code
             self.host.journal.add("ws_in", f"close {event.code} {event.reason or ''!r}", self.id)
+            self._drop_queued()  # nothing queued may follow our Close echo (RFC 6455 5.5.1)
             self.enqueue(self.ws.send(event.response()))
+            self.closing = True
         elif state is ConnectionState.OPEN:  # a malformed frame: wsproto names the code
             self.host.journal.add("note", f"bad frame: {event.reason}", self.id)
             self.close(event.code, (event.reason or "")[:120])

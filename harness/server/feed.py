@@ -212,7 +212,7 @@ class Timeline:
         infos = self.prepared.route_infos
         over: list[WsConnection] = []
         for conn in self.connections:
-            if conn.closing:
+            if not conn.accepting:
                 continue
             wanted = [conn.wants_route(route, infos[route]) for route in batch.distinct_routes]
             if all(wanted):
@@ -242,7 +242,7 @@ class Timeline:
         info = frame.info
         over: list[WsConnection] = []
         for conn in self.connections:
-            if conn.wants_route(route, info) and not conn.closing:
+            if conn.accepting and conn.wants_route(route, info):
                 conn.enqueue_event(wire)
                 self.delivered += 1
                 if conn.queued_bytes > limit:

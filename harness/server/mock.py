@@ -112,7 +112,7 @@ class MockServer:
         return [
             conn
             for conn in self._connections.values()
-            if not conn.closing and (token is None or conn.ws_token == token)
+            if conn.accepting and (token is None or conn.ws_token == token)
         ]
 
     def new_ws_token(self, api_token: str = "mock") -> str:
@@ -282,14 +282,13 @@ class MockServer:
             self._next_conn_id, stream, ws, token.token, session, self, wall_clock=self._wall_clock
         )
         self._next_conn_id += 1
-        conn.enqueue(ws.send(AcceptConnection()))  # the writer's first bytes: the 101 response
         self._connections[conn.id] = conn
         self.journal.add("ws_open", f"token {token.token} plan {token.plan}", conn.id)
         timeline = self._timeline_for(token.token)
         if timeline is not None:
             timeline.attach(conn)
         try:
-            await conn.run(trailing)
+            await conn.run(trailing, accept=ws.send(AcceptConnection()))
         finally:
             if timeline is not None:
                 timeline.detach(conn)

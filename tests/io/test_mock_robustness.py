@@ -11,51 +11,13 @@ import struct
 import pytest
 import trio
 from trio_websocket import ConnectionClosed
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Request, TextMessage
+from wsproto.events import TextMessage
 
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.schedule import ReplayOptions
-from harness.server import MockServer, ServerConfig, open_mock_server
+from harness.server import ServerConfig, open_mock_server
 from tests.io.mock_helpers import ask, connect, main_event, make_feed, new_token, sub, wait_until
-
-
-class RawClient:
-    """A hand-driven WebSocket client: handshake via wsproto, then arbitrary bytes."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.ws = WSConnection(ConnectionType.CLIENT)
-
-    @classmethod
-    async def open(cls, server: MockServer, token: str) -> RawClient:
-        client = cls(await trio.open_tcp_stream("127.0.0.1", server.port))
-        await client.stream.send_all(
-            client.ws.send(Request(host="127.0.0.1", target=f"/?token={token}"))
-        )
-        while True:
-            client.ws.receive_data(await client.stream.receive_some(65536))
-            if any(isinstance(e, AcceptConnection) for e in client.ws.events()):
-                return client
-
-    async def send_text(self, text: str) -> None:
-        await self.stream.send_all(self.ws.send(TextMessage(data=text)))
-
-    async def read_until_closed(self) -> int | None:
-        """Read everything; the close code the server sent (None if the TCP just ended)."""
-        from wsproto.events import CloseConnection
-
-        while True:
-            try:
-                data = await self.stream.receive_some(65536)
-            except trio.BrokenResourceError:
-                return None
-            if not data:
-                return None
-            self.ws.receive_data(data)
-            for event in self.ws.events():
-                if isinstance(event, CloseConnection):
-                    return event.code
+from tests.io.raw_client import RawClient
 
 
 def masked_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
