@@ -43,3 +43,36 @@ class RawClient:
             for event in self.ws.events():
                 if isinstance(event, CloseConnection):
                     return event.code
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split unmasked server->client bytes into ``(opcode, payload)`` frames (RFC 6455 5.2);
+    a trailing partial frame is ignored."""
+    frames: list[tuple[int, bytes]] = []
+    at = 0
+    while at + 2 <= len(data):
+        opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
+        head = 2
+        if length == 126:
+            length, head = int.from_bytes(data[at + 2 : at + 4]), 4
+        elif length == 127:
+            length, head = int.from_bytes(data[at + 2 : at + 10]), 10
+        if at + head + length > len(data):
+            break
+        frames.append((opcode, data[at + head : at + head + length]))
+        at += head + length
+    return frames
+
+
+async def read_to_eof(stream: trio.SocketStream) -> bytes:
+    """Everything the peer sends until it closes the TCP connection."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = await stream.receive_some(65536)
+        except trio.BrokenResourceError:
+            break
+        if not chunk:
+            break
+        chunks.append(bytes(chunk))
+    return b"".join(chunks)
