@@ -76,6 +76,12 @@ class BehaviourProfile:
     """Section 12: "closed with code 1008 and a reason"."""
     slow_reader_close_reason: str = "client too slow: send queue limit exceeded"
 
+    max_message_fragments: int = 1024
+    """Most frames (a first frame and its continuations) one client message may span; past it
+    the connection is closed with 1009, as a message over the size limit is.  RFC 6455 puts no
+    bound on fragments, so without one a flood of empty continuation frames would be held in
+    memory without ever counting toward the size limit."""
+
     missing_auth: RestError = MISSING_PARAM
     """Section 12: "No ``t`` and no RapidAPI key: 400, code 1, ``Missing t param``"."""
     unknown_token: RestError = TOKEN_INVALID

@@ -11,7 +11,8 @@ Policies (``docs/protocol.md`` section 12 and the issue):
 - The server speaks only when spoken to or when an event is due; nothing on connect.
 - Malformed commands get their error reply and the connection stays open; a malformed *frame*
   (bad masking, bad UTF-8, ...) is closed with the code wsproto names (1002/1007); a message
-  over :data:`MAX_MESSAGE_BYTES` is closed with 1009.
+  over :data:`MAX_MESSAGE_BYTES`, or in more frames than the profile's ``max_message_fragments``,
+  is closed with 1009.
 - A client that floods commands without reading the replies is simply not read from while more
   than :data:`HIGH_WATER` bytes are queued for it (TCP pushes back); nobody else waits.
 - Token expiry: one watcher per connection sleeps until the token's deadline, re-reading it
@@ -93,6 +94,7 @@ class WsConnection:
         self._routes: dict[int, bool] = {}
         self._fragments: list[str | bytes] = []
         self._fragment_size = 0
+        self._fragment_count = 0
         self._scope = trio.CancelScope()
         self.closing = False
         self.closed = False
@@ -265,8 +267,12 @@ class WsConnection:
     def _on_message(self, event: Message[Any]) -> None:
         self._fragments.append(event.data)
         self._fragment_size += len(event.data)
+        self._fragment_count += event.frame_finished
         if self._fragment_size > MAX_MESSAGE_BYTES:
             self.close(1009, "message too big")
+            return
+        if self._fragment_count > self.session.profile.max_message_fragments:
+            self.close(1009, "message in too many fragments")
             return
         if not event.message_finished:
             return
@@ -277,7 +283,7 @@ class WsConnection:
             else b"".join(bytes(part) for part in self._fragments if isinstance(part, bytes))
         )
         self._fragments.clear()
-        self._fragment_size = 0
+        self._fragment_size = self._fragment_count = 0
         self._on_command(payload, is_text)
 
     def _on_command(self, payload: str | bytes, is_text: bool) -> None:

@@ -4,14 +4,22 @@ Kept small on purpose: parse a request, drain its body, ask the handler, write t
 repeat (keep-alive).  A request asking to upgrade to ``websocket`` is handed, with any bytes the
 client sent after it, to the upgrade handler, which either refuses it (a response this layer
 writes, then closes) or takes the stream over.  A malformed request gets 400 and a close; an idle
-keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`.
+keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`.  Every response carries ``Date``.
+
+Strictness: a request with both ``Content-Length`` and ``Transfer-Encoding`` (RFC 9112 6.1), and
+an upgrade that is not an HTTP/1.1 ``GET`` with a valid ``Sec-WebSocket-Key`` (RFC 6455 4.2.1),
+are answered 400 with the REST envelope (code 7), never served.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
@@ -38,6 +46,11 @@ class HttpRequest:
     query: dict[str, str]
     headers: tuple[tuple[str, str], ...]
     raw_headers: tuple[tuple[bytes, bytes], ...]
+    http_version: str = "1.1"
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower case), or None."""
+        return next((value for key, value in self.headers if key == name), None)
 
     @property
     def wants_websocket(self) -> bool:
@@ -66,7 +79,42 @@ def parse_request(event: h11.Request) -> HttpRequest:
         query=query,
         headers=headers,
         raw_headers=tuple((name, value) for name, value in event.headers),
+        http_version=event.http_version.decode("latin-1"),
     )
+
+
+def http_date(now: float | None = None) -> str:
+    """RFC 9110 6.6.1 ``Date`` value (IMF-fixdate), e.g. ``Mon, 15 Jan 2024 14:00:00 GMT``: an
+    origin server with a clock sends it on every response, the 101 of an upgrade included."""
+    return formatdate(time.time() if now is None else now, usegmt=True)
+
+
+def framing_problem(request: HttpRequest) -> str | None:
+    """RFC 9112 6.1: a request with both ``Content-Length`` and ``Transfer-Encoding`` may be a
+    smuggling attempt and must be rejected; the name of the offending header, or None."""
+    names = {name for name, _ in request.headers}
+    return "Content-Length" if {"content-length", "transfer-encoding"} <= names else None
+
+
+def upgrade_problem(request: HttpRequest) -> str | None:
+    """RFC 6455 4.2.1: an opening handshake is an HTTP/1.1 (or later) ``GET`` whose
+    ``Sec-WebSocket-Key`` is the base64 of 16 bytes; the name of the first part that is not, or
+    None.  (wsproto checks the rest: ``Upgrade``, ``Connection``, version.)"""
+    if request.method != "GET":
+        return "method"
+    if request.http_version != "1.1":  # h11 parses HTTP/1.0 and 1.1 only
+        return "HTTP version"
+    key = request.header("sec-websocket-key")
+    if key is None or not _is_websocket_key(key):
+        return "Sec-WebSocket-Key"
+    return None
+
+
+def _is_websocket_key(key: str) -> bool:
+    try:
+        return len(base64.b64decode(key.strip(), validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
 
 
 async def serve_http(stream: trio.abc.Stream, rest: RestHandler, upgrade: UpgradeHandler) -> None:
@@ -77,6 +125,9 @@ async def serve_http(stream: trio.abc.Stream, rest: RestHandler, upgrade: Upgrad
         while True:
             request = await _read_request(stream, conn)
             if request is None:
+                return
+            if framing_problem(request) is not None:
+                await _send(stream, conn, _bad_request(), head=False, close=True)
                 return
             if request.wants_websocket:
                 trailing, _ = conn.trailing_data
@@ -91,8 +142,7 @@ async def serve_http(stream: trio.abc.Stream, rest: RestHandler, upgrade: Upgrad
             conn.start_next_cycle()
     except h11.RemoteProtocolError:
         if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            bad = RestResponse(400, (("Content-Type", "application/json"),), _bad_request_body())
-            await _send(stream, conn, bad, head=False, close=True)
+            await _send(stream, conn, _bad_request(), head=False, close=True)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         return
 
@@ -128,7 +178,7 @@ async def _send(
     head: bool,
     close: bool,
 ) -> None:
-    headers = list(response.headers)
+    headers = [*response.headers, ("Date", http_date())]
     if response.status != 204:
         headers.append(("Content-Length", str(len(response.body))))
     if close:
@@ -144,5 +194,6 @@ async def _send(
 _KNOWN = frozenset(status.value for status in HTTPStatus)
 
 
-def _bad_request_body() -> bytes:
-    return json.dumps(WRONG_PARAM.body("request"), separators=(",", ":")).encode()
+def _bad_request() -> RestResponse:
+    body = json.dumps(WRONG_PARAM.body("request"), separators=(",", ":")).encode()
+    return RestResponse(400, (("Content-Type", "application/json"),), body)

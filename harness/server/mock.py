@@ -31,7 +31,7 @@ from harness.server.config import ServerConfig, ServerStats
 from harness.server.connection import WsConnection
 from harness.server.feed import PreparedFeed, Timeline
 from harness.server.frames import encode_json, text_frame
-from harness.server.http import HttpRequest, serve_http
+from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
 from harness.server.tls import ServerTls, throwaway_tls
 
@@ -253,6 +253,10 @@ class MockServer:
         refusal: RestResponse | None = None
         if request.path != "/":
             refusal = self.rest.error(self.profile.unknown_path)
+        problem = upgrade_problem(request)
+        if problem is not None:
+            self.journal.add("note", f"bad WebSocket handshake: {problem}")
+            refusal = refusal or self.rest.error(WRONG_PARAM, param=problem)
         ws = WSConnection(ConnectionType.SERVER)
         try:
             ws.initiate_upgrade_connection(list(request.raw_headers), request.target)
@@ -288,7 +292,7 @@ class MockServer:
         if timeline is not None:
             timeline.attach(conn)
         try:
-            await conn.run(trailing, accept=ws.send(AcceptConnection()))
+            await conn.run(trailing, accept=ws.send(_accept()))
         finally:
             if timeline is not None:
                 timeline.detach(conn)
@@ -376,6 +380,11 @@ def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
+
+
+def _accept() -> AcceptConnection:
+    """The 101 response: no extension, no subprotocol, and a ``Date`` as every response has."""
+    return AcceptConnection(extra_headers=[(b"Date", http_date().encode())])
 
 
 def _as_bytes(payload: bytes | str) -> bytes:

@@ -11,10 +11,12 @@ import pytest
 import trio
 from wsproto.events import CloseConnection
 
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.schedule import ReplayOptions
 from harness.server import ServerConfig, open_mock_server
-from tests.io.mock_helpers import main_event, make_feed, new_token, sub
+from tests.io.mock_helpers import main_event, make_feed, new_token, sub, wait_until
 from tests.io.raw_client import RawClient, read_to_eof, server_frames
+from tests.io.test_mock_robustness import masked_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_TIMEOUT_S = 30.0
@@ -60,7 +62,7 @@ async def test_no_data_frame_follows_the_close_echo() -> None:
             token = await new_token(server)
             raw = await RawClient.open(server, token["token"])
             await raw.send_text(sub())
-            await raw.stream.receive_some(65536)  # the stream is flowing
+            await wait_until(lambda: server.stats.frames_sent > 100)  # the stream is flowing
             # When the client closes mid-stream
             await raw.stream.send_all(raw.ws.send(CloseConnection(code=1000)))
             frames = server_frames(await read_to_eof(raw.stream))
@@ -68,3 +70,26 @@ async def test_no_data_frame_follows_the_close_echo() -> None:
     opcodes = [opcode for opcode, _ in frames]
     assert OPCODE_CLOSE in opcodes
     assert opcodes.index(OPCODE_CLOSE) == len(opcodes) - 1
+
+
+async def test_a_flood_of_empty_continuation_frames_closes_with_1009() -> None:
+    # Given a profile bounding messages to 1024 frames (the default)
+    assert DEFAULT_PROFILE.max_message_fragments == 1024
+    with trio.fail_after(10):
+        async with open_mock_server() as server:
+            token = await new_token(server)
+            # A message in a few fragments is fine...
+            raw = await RawClient.open(server, token["token"])
+            parts = [b'{"action"', b':"ping"}']
+            await raw.stream.send_all(
+                masked_frame(0x1, parts[0], fin=False)
+                + masked_frame(0x0, b"", fin=False) * 10
+                + masked_frame(0x0, parts[1])
+            )
+            assert b'"type":"pong"' in await raw.stream.receive_some(65536)
+            # ...but one that never ends, in empty continuation frames, is closed with 1009
+            await raw.stream.send_all(
+                masked_frame(0x1, b"{", fin=False) + masked_frame(0x0, b"", fin=False) * 2000
+            )
+            assert await raw.read_until_closed() == 1009
+            assert server.stats.internal_errors == 0
