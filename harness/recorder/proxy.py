@@ -9,6 +9,7 @@ replay reproduces what the client saw, and the client never holds a real secret.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -29,9 +30,11 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
+from harness.core.envelopes import WRONG_PARAM
 from harness.core.protocol import classify_frame, error_envelope
 from harness.core.records import Direction, Initiator, WsClose, WsOpen
 from harness.recorder.proxy_http import (
+    HEAD_TIMEOUT_S,
     BadRequest,
     IncomingRequest,
     PrefixedStream,
@@ -57,6 +60,11 @@ CLOSE_TIMEOUT_S = 5.0
 STOP_GRACE_S = 10.0
 ABNORMAL_CLOSURE = 1006
 UPSTREAM_LOST = 1011  # what the client is told when the upstream stream broke without a close
+_CLIENT_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed)
+_JSON = [("content-type", "application/json")]
+BAD_REQUEST = WRONG_PARAM
+"""A request the proxy cannot parse: 400, code 7, ``Wrong request param`` (section 2.4 row)."""
+BAD_REQUEST_BODY = BAD_REQUEST.body("request")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,21 +135,43 @@ class ProxyRecorder(StoppableRecorder):
             await self._relays_closed.wait()
 
     async def _handle(self, client: httpx.AsyncClient, stream: trio.SocketStream) -> None:
+        """Serve one client connection; nothing that happens on it may stop the proxy.
+
+        A bad request is answered 400 (the REST envelope) and noted; a client that vanished is
+        noted (``client-gone``); anything else is noted as an ``error``.  The proxy goes on.
+        """
         try:
-            request = await read_request(stream)
-        except (BadRequest, trio.TooSlowError, trio.BrokenResourceError):
+            await self._serve_connection(client, stream)
+        except BadRequest as exc:
+            await self._refuse_bad_request(stream, str(exc))
+        except Exception as exc:  # one connection must never end the recording
+            if _is_client_gone(exc):
+                self.tee.note("client-gone", "the client left before the answer", _why(exc))
+            else:
+                self.tee.note("error", f"proxy connection failed: {_describe(exc)}")
+        finally:
             await trio.aclose_forcefully(stream)
-            return
+
+    async def _serve_connection(self, client: httpx.AsyncClient, stream: trio.SocketStream) -> None:
+        request = await read_request(stream)
         if request is None:
-            await trio.aclose_forcefully(stream)
-        elif request.is_upgrade:
+            return
+        if request.is_upgrade:
             async with trio.open_nursery() as nursery:
                 prefixed = PrefixedStream(stream, request.raw_head)
-                ws_request = await wrap_server_stream(nursery, prefixed)
+                with trio.fail_after(HEAD_TIMEOUT_S):
+                    ws_request = await wrap_server_stream(nursery, prefixed)
                 await self._relay(ws_request)
                 nursery.cancel_scope.cancel()
         else:
             await self._forward_rest(client, stream, request)
+
+    async def _refuse_bad_request(self, stream: trio.SocketStream, reason: str) -> None:
+        self.tee.note("bad-request", "refused a malformed client request", {"reason": reason})
+        with contextlib.suppress(*_CLIENT_GONE):  # a client that did not wait: noted already
+            await send_response(
+                stream, BAD_REQUEST.http_status, _JSON, _json_bytes(BAD_REQUEST_BODY)
+            )
 
     async def _forward_rest(
         self, client: httpx.AsyncClient, stream: trio.SocketStream, request: IncomingRequest
@@ -160,8 +190,7 @@ class ProxyRecorder(StoppableRecorder):
         answer = await recorded_exchange(client, self.tee, outgoing)
         if answer.error is not None:
             envelope = error_envelope(502, 6, "Upstream unreachable")
-            json_type = [("content-type", "application/json")]
-            await send_response(stream, 502, json_type, _json_bytes(envelope))
+            await send_response(stream, 502, _JSON, _json_bytes(envelope))
             return
         body = answer.body
         if answer.status == 200 and is_token_path(request.target):
@@ -307,6 +336,23 @@ class _Relay:
         if not self.recorded_close:
             self.recorded_close = True
             self.tee.add(WsClose(self.tee.now_ns(), self.conn_id, code, reason, initiator))
+
+
+def _is_client_gone(exc: BaseException) -> bool:
+    """True when ``exc`` (or every exception of a group) says the client's socket went away."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_client_gone(inner) for inner in exc.exceptions)
+    return isinstance(exc, _CLIENT_GONE)
+
+
+def _why(exc: BaseException) -> dict[str, str]:
+    return {"error": _describe(exc)}
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _code_reason(closed: ConnectionClosed) -> tuple[int | None, str]:
