@@ -30,9 +30,10 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
-from harness.core.envelopes import WRONG_PARAM
+from harness.core.envelopes import MISSING_PARAM, WRONG_PARAM
 from harness.core.protocol import classify_frame, error_envelope
-from harness.core.records import Direction, Initiator, WsClose, WsOpen
+from harness.core.records import Direction, HttpExchange, Initiator, WsClose, WsOpen
+from harness.core.redact import API_PLACEHOLDER
 from harness.recorder.proxy_http import (
     HEAD_TIMEOUT_S,
     BadRequest,
@@ -42,8 +43,10 @@ from harness.recorder.proxy_http import (
     send_response,
 )
 from harness.recorder.proxy_rules import (
+    ClientScrubber,
     TokenMap,
     client_response_headers,
+    client_token,
     is_token_path,
     local_token_of,
     rewrite_token_body,
@@ -96,6 +99,8 @@ class ProxyRecorder(StoppableRecorder):
         self._api_token = api_token
         self._on_listening = on_listening
         self._tokens = TokenMap()
+        placeholder = tee.redactor.add_secret(api_token) or f"<{API_PLACEHOLDER}>"
+        self._scrub = ClientScrubber(api_token, placeholder)
         self._conn_ids = itertools.count(1)
         self.base_url = ""
         self.listening = trio.Event()
@@ -176,7 +181,13 @@ class ProxyRecorder(StoppableRecorder):
     async def _forward_rest(
         self, client: httpx.AsyncClient, stream: trio.SocketStream, request: IncomingRequest
     ) -> None:
-        """Forward with the real credentials, record, answer the client (local WS tokens)."""
+        """Forward with the real credentials, record, answer the client (local WS tokens, no
+        spelling of the real token).  A request without any token is answered here, 400 code 1,
+        as the service would: forwarding it with the real token would hide the client's bug."""
+        own = client_token(request.target, request.headers)
+        if own is None and request.method != "OPTIONS":  # a CORS preflight carries no token
+            await self._refuse_missing_token(stream, request)
+            return
         options, token = self.options, self._api_token
         url = upstream_target(
             request.target, api_base=options.api_base, api_token=token, rapidapi=options.rapidapi
@@ -196,7 +207,34 @@ class ProxyRecorder(StoppableRecorder):
         if answer.status == 200 and is_token_path(request.target):
             ws_base = self.base_url.replace("http://", "ws://", 1)
             body = rewrite_token_body(body, self._tokens, ws_base=ws_base)
-        await send_response(stream, answer.status, client_response_headers(answer.headers), body)
+        headers = self._scrub.headers(client_response_headers(answer.headers), own)
+        await send_response(stream, answer.status, headers, self._scrub.data(body, own))
+
+    async def _refuse_missing_token(
+        self, stream: trio.SocketStream, request: IncomingRequest
+    ) -> None:
+        """Answer and record the documented 400 code 1 (``Missing t param``) locally."""
+        body = _json_bytes(MISSING_PARAM.body("t"))
+        # rapidapi=True: the URL as it would go upstream, without any ``t``
+        url = upstream_target(
+            request.target, api_base=self.options.api_base, api_token="", rapidapi=True
+        )
+        sent = tuple(request.headers)
+        self.tee.add(
+            HttpExchange(
+                self.tee.now_ns(),
+                request.method,
+                url,
+                MISSING_PARAM.http_status,
+                body,
+                sent,
+                tuple(_JSON),
+            )
+        )
+        self.tee.note(
+            "proxy", "answered locally: the client request carried no token", {"url": url}
+        )
+        await send_response(stream, MISSING_PARAM.http_status, _JSON, body)
 
     async def _relay(self, ws_request: WebSocketRequest) -> None:
         local = local_token_of(ws_request.path)
@@ -228,7 +266,8 @@ class ProxyRecorder(StoppableRecorder):
                 opened = True
                 self.tee.add(WsOpen(t_open, conn_id, server, 101))
                 downstream = await ws_request.accept()
-                await _Relay(self.tee, conn_id, upstream, downstream, self._stop).run()
+                relay = _Relay(self.tee, conn_id, upstream, downstream, self._stop, self._scrub)
+                await relay.run()
         except ConnectionRejected as exc:
             self.tee.add(
                 WsOpen(
@@ -239,7 +278,7 @@ class ProxyRecorder(StoppableRecorder):
                     (exc.body or b"").decode("utf-8", "replace") or "rejected",
                 )
             )
-            await ws_request.reject(exc.status_code, body=exc.body)
+            await ws_request.reject(exc.status_code, body=self._scrub.data(exc.body or b""))
         except HandshakeError as exc:
             if opened:  # only the closing handshake timed out; the close is recorded
                 return
@@ -257,8 +296,9 @@ class _Relay:
         upstream: WebSocketConnection,
         downstream: WebSocketConnection,
         stop: trio.Event,
+        scrub: ClientScrubber,
     ) -> None:
-        self.tee, self.conn_id, self.stop = tee, conn_id, stop
+        self.tee, self.conn_id, self.stop, self.scrub = tee, conn_id, stop, scrub
         self.upstream, self.downstream = upstream, downstream
         self.recorded_close = False
 
@@ -305,7 +345,9 @@ class _Relay:
                     None if lost else code, reason, Initiator.ABRUPT if lost else Initiator.SERVER
                 )
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
-                    await self.downstream.aclose(UPSTREAM_LOST if lost else code or 1000, reason)
+                    await self.downstream.aclose(
+                        UPSTREAM_LOST if lost else code or 1000, self.scrub.text(reason)
+                    )
                 scope.cancel()
                 return
             t_ns = self.tee.now_ns()
@@ -319,7 +361,11 @@ class _Relay:
                 t_ns=t_ns,
             )
             try:
-                await self.downstream.send_message(message)
+                await self.downstream.send_message(
+                    self.scrub.text(message)
+                    if isinstance(message, str)
+                    else self.scrub.data(bytes(message))
+                )
             except ConnectionClosed:
                 return  # _pump_up sees the close and records it
 
