@@ -3,12 +3,15 @@
 Policy: every secret (the API token, every WebSocket token) becomes a stable placeholder
 (``<API_TOKEN>``, ``<WS_TOKEN_1>``, ...): the same secret always gets the same placeholder, so a
 redacted recording still shows *which* token a connection used.  Secrets are replaced in every
-field of every record (URLs, headers, bodies, frame payloads, notes, the header's ``source``) and
-in their URL-encoded and JSON-escaped forms, so the raw secret bytes never reach the file.
+field of every record (URLs, headers, bodies, frame payloads, notes, the header's ``source``) in
+every spelling :func:`spelling_pattern` covers (any letter case, URL-encoding in either hex case
+and doubled, JSON ``\\/`` and ``\\uXXXX`` escapes, base64 of the secret), so no spelling of a
+secret reaches the file.  Secrets shorter than :data:`MIN_SECRET_LENGTH` are never learned.
 
 Secrets are either registered up front (the API token from the environment) or learned from the
 traffic itself before the record carrying them is written: the ``t`` and ``token`` query
-parameters of a URL, the RapidAPI key header, and the ``token``/``server`` fields of a
+parameters of a URL (and its other credential parameters and ``user:pass@``), the RapidAPI key
+header, and the ``token``/``server`` fields of a
 ``/v1/ws/new`` or ``/v1/ws/renew`` answer (``docs/protocol.md`` section 4).  Learning is
 deliberately greedy: a value in a credential position is treated as secret even when it is not
 one, because redacting too much is harmless and too little is not.
