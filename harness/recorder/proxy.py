@@ -9,6 +9,7 @@ replay reproduces what the client saw, and the client never holds a real secret.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -29,9 +30,12 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
+from harness.core.envelopes import MISSING_PARAM, WRONG_PARAM
 from harness.core.protocol import classify_frame, error_envelope
-from harness.core.records import Direction, Initiator, WsClose, WsOpen
+from harness.core.records import Direction, HttpExchange, Initiator, WsClose, WsOpen
+from harness.core.redact import API_PLACEHOLDER
 from harness.recorder.proxy_http import (
+    HEAD_TIMEOUT_S,
     BadRequest,
     IncomingRequest,
     PrefixedStream,
@@ -39,8 +43,10 @@ from harness.recorder.proxy_http import (
     send_response,
 )
 from harness.recorder.proxy_rules import (
+    ClientScrubber,
     TokenMap,
     client_response_headers,
+    client_token,
     is_token_path,
     local_token_of,
     rewrite_token_body,
@@ -57,6 +63,11 @@ CLOSE_TIMEOUT_S = 5.0
 STOP_GRACE_S = 10.0
 ABNORMAL_CLOSURE = 1006
 UPSTREAM_LOST = 1011  # what the client is told when the upstream stream broke without a close
+_CLIENT_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed)
+_JSON = [("content-type", "application/json")]
+BAD_REQUEST = WRONG_PARAM
+"""A request the proxy cannot parse: 400, code 7, ``Wrong request param`` (section 2.4 row)."""
+BAD_REQUEST_BODY = BAD_REQUEST.body("request")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,8 @@ class ProxyRecorder(StoppableRecorder):
         self._api_token = api_token
         self._on_listening = on_listening
         self._tokens = TokenMap()
+        placeholder = tee.redactor.add_secret(api_token) or f"<{API_PLACEHOLDER}>"
+        self._scrub = ClientScrubber(api_token, placeholder)
         self._conn_ids = itertools.count(1)
         self.base_url = ""
         self.listening = trio.Event()
@@ -127,26 +140,54 @@ class ProxyRecorder(StoppableRecorder):
             await self._relays_closed.wait()
 
     async def _handle(self, client: httpx.AsyncClient, stream: trio.SocketStream) -> None:
+        """Serve one client connection; nothing that happens on it may stop the proxy.
+
+        A bad request is answered 400 (the REST envelope) and noted; a client that vanished is
+        noted (``client-gone``); anything else is noted as an ``error``.  The proxy goes on.
+        """
         try:
-            request = await read_request(stream)
-        except (BadRequest, trio.TooSlowError, trio.BrokenResourceError):
+            await self._serve_connection(client, stream)
+        except BadRequest as exc:
+            await self._refuse_bad_request(stream, str(exc))
+        except Exception as exc:  # one connection must never end the recording
+            if _is_client_gone(exc):
+                self.tee.note("client-gone", "the client left before the answer", _why(exc))
+            else:
+                self.tee.note("error", f"proxy connection failed: {_describe(exc)}")
+        finally:
             await trio.aclose_forcefully(stream)
-            return
+
+    async def _serve_connection(self, client: httpx.AsyncClient, stream: trio.SocketStream) -> None:
+        request = await read_request(stream)
         if request is None:
-            await trio.aclose_forcefully(stream)
-        elif request.is_upgrade:
+            return
+        if request.is_upgrade:
             async with trio.open_nursery() as nursery:
                 prefixed = PrefixedStream(stream, request.raw_head)
-                ws_request = await wrap_server_stream(nursery, prefixed)
+                with trio.fail_after(HEAD_TIMEOUT_S):
+                    ws_request = await wrap_server_stream(nursery, prefixed)
                 await self._relay(ws_request)
                 nursery.cancel_scope.cancel()
         else:
             await self._forward_rest(client, stream, request)
 
+    async def _refuse_bad_request(self, stream: trio.SocketStream, reason: str) -> None:
+        self.tee.note("bad-request", "refused a malformed client request", {"reason": reason})
+        with contextlib.suppress(*_CLIENT_GONE):  # a client that did not wait: noted already
+            await send_response(
+                stream, BAD_REQUEST.http_status, _JSON, _json_bytes(BAD_REQUEST_BODY)
+            )
+
     async def _forward_rest(
         self, client: httpx.AsyncClient, stream: trio.SocketStream, request: IncomingRequest
     ) -> None:
-        """Forward with the real credentials, record, answer the client (local WS tokens)."""
+        """Forward with the real credentials, record, answer the client (local WS tokens, no
+        spelling of the real token).  A request without any token is answered here, 400 code 1,
+        as the service would: forwarding it with the real token would hide the client's bug."""
+        own = client_token(request.target, request.headers)
+        if own is None and request.method != "OPTIONS":  # a CORS preflight carries no token
+            await self._refuse_missing_token(stream, request)
+            return
         options, token = self.options, self._api_token
         url = upstream_target(
             request.target, api_base=options.api_base, api_token=token, rapidapi=options.rapidapi
@@ -160,14 +201,40 @@ class ProxyRecorder(StoppableRecorder):
         answer = await recorded_exchange(client, self.tee, outgoing)
         if answer.error is not None:
             envelope = error_envelope(502, 6, "Upstream unreachable")
-            json_type = [("content-type", "application/json")]
-            await send_response(stream, 502, json_type, _json_bytes(envelope))
+            await send_response(stream, 502, _JSON, _json_bytes(envelope))
             return
         body = answer.body
         if answer.status == 200 and is_token_path(request.target):
             ws_base = self.base_url.replace("http://", "ws://", 1)
             body = rewrite_token_body(body, self._tokens, ws_base=ws_base)
-        await send_response(stream, answer.status, client_response_headers(answer.headers), body)
+        headers = self._scrub.headers(client_response_headers(answer.headers), own)
+        await send_response(stream, answer.status, headers, self._scrub.data(body, own))
+
+    async def _refuse_missing_token(
+        self, stream: trio.SocketStream, request: IncomingRequest
+    ) -> None:
+        """Answer and record the documented 400 code 1 (``Missing t param``) locally."""
+        body = _json_bytes(MISSING_PARAM.body("t"))
+        # rapidapi=True: the URL as it would go upstream, without any ``t``
+        url = upstream_target(
+            request.target, api_base=self.options.api_base, api_token="", rapidapi=True
+        )
+        sent = tuple(request.headers)
+        self.tee.add(
+            HttpExchange(
+                self.tee.now_ns(),
+                request.method,
+                url,
+                MISSING_PARAM.http_status,
+                body,
+                sent,
+                tuple(_JSON),
+            )
+        )
+        self.tee.note(
+            "proxy", "answered locally: the client request carried no token", {"url": url}
+        )
+        await send_response(stream, MISSING_PARAM.http_status, _JSON, body)
 
     async def _relay(self, ws_request: WebSocketRequest) -> None:
         local = local_token_of(ws_request.path)
@@ -199,7 +266,8 @@ class ProxyRecorder(StoppableRecorder):
                 opened = True
                 self.tee.add(WsOpen(t_open, conn_id, server, 101))
                 downstream = await ws_request.accept()
-                await _Relay(self.tee, conn_id, upstream, downstream, self._stop).run()
+                relay = _Relay(self.tee, conn_id, upstream, downstream, self._stop, self._scrub)
+                await relay.run()
         except ConnectionRejected as exc:
             self.tee.add(
                 WsOpen(
@@ -210,7 +278,7 @@ class ProxyRecorder(StoppableRecorder):
                     (exc.body or b"").decode("utf-8", "replace") or "rejected",
                 )
             )
-            await ws_request.reject(exc.status_code, body=exc.body)
+            await ws_request.reject(exc.status_code, body=self._scrub.data(exc.body or b""))
         except HandshakeError as exc:
             if opened:  # only the closing handshake timed out; the close is recorded
                 return
@@ -228,8 +296,9 @@ class _Relay:
         upstream: WebSocketConnection,
         downstream: WebSocketConnection,
         stop: trio.Event,
+        scrub: ClientScrubber,
     ) -> None:
-        self.tee, self.conn_id, self.stop = tee, conn_id, stop
+        self.tee, self.conn_id, self.stop, self.scrub = tee, conn_id, stop, scrub
         self.upstream, self.downstream = upstream, downstream
         self.recorded_close = False
 
@@ -276,7 +345,9 @@ class _Relay:
                     None if lost else code, reason, Initiator.ABRUPT if lost else Initiator.SERVER
                 )
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
-                    await self.downstream.aclose(UPSTREAM_LOST if lost else code or 1000, reason)
+                    await self.downstream.aclose(
+                        UPSTREAM_LOST if lost else code or 1000, self.scrub.text(reason)
+                    )
                 scope.cancel()
                 return
             t_ns = self.tee.now_ns()
@@ -290,7 +361,11 @@ class _Relay:
                 t_ns=t_ns,
             )
             try:
-                await self.downstream.send_message(message)
+                await self.downstream.send_message(
+                    self.scrub.text(message)
+                    if isinstance(message, str)
+                    else self.scrub.data(bytes(message))
+                )
             except ConnectionClosed:
                 return  # _pump_up sees the close and records it
 
@@ -307,6 +382,23 @@ class _Relay:
         if not self.recorded_close:
             self.recorded_close = True
             self.tee.add(WsClose(self.tee.now_ns(), self.conn_id, code, reason, initiator))
+
+
+def _is_client_gone(exc: BaseException) -> bool:
+    """True when ``exc`` (or every exception of a group) says the client's socket went away."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_client_gone(inner) for inner in exc.exceptions)
+    return isinstance(exc, _CLIENT_GONE)
+
+
+def _why(exc: BaseException) -> dict[str, str]:
+    return {"error": _describe(exc)}
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _code_reason(closed: ConnectionClosed) -> tuple[int | None, str]:

@@ -18,7 +18,7 @@ HEAD_TIMEOUT_S = 10.0
 
 
 class BadRequest(Exception):
-    """The client sent something that is not a usable HTTP request."""
+    """The client sent something that is not a usable HTTP request (answered with a 400)."""
 
 
 class PrefixedStream(trio.abc.Stream):
@@ -57,24 +57,37 @@ class IncomingRequest:
 
 
 async def read_request(stream: trio.abc.Stream) -> IncomingRequest | None:
-    """Read one request (head, and body unless it is an upgrade); None if the peer left."""
+    """Read one request (head, and body unless it is an upgrade); None if the peer left.
+
+    Anything h11 refuses (request line, header, chunk framing, length) is :class:`BadRequest`,
+    and so is a head that does not arrive within ``HEAD_TIMEOUT_S``.
+    """
+    try:
+        with trio.fail_after(HEAD_TIMEOUT_S):
+            return await _read_request(stream)
+    except h11.ProtocolError as exc:
+        raise BadRequest(str(exc) or type(exc).__name__) from None
+    except trio.TooSlowError:
+        raise BadRequest(f"no complete request head within {HEAD_TIMEOUT_S:g} s") from None
+
+
+async def _read_request(stream: trio.abc.Stream) -> IncomingRequest | None:
     buffer = b""
-    with trio.fail_after(HEAD_TIMEOUT_S):
-        while b"\r\n\r\n" not in buffer:
-            chunk = await stream.receive_some(4096)
-            if not chunk:
-                return None
-            buffer += chunk
-            if len(buffer) > HEAD_LIMIT:
-                raise BadRequest("request head too large")
-        parser = h11.Connection(h11.SERVER)
-        parser.receive_data(buffer)
-        event = parser.next_event()
-        if not isinstance(event, h11.Request):
-            raise BadRequest("not an HTTP request")
-        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
-        upgrade = any(k == "upgrade" and "websocket" in v.lower() for k, v in headers)
-        body = b"" if upgrade else await _read_body(stream, parser)
+    while b"\r\n\r\n" not in buffer:
+        chunk = await stream.receive_some(4096)
+        if not chunk:
+            return None
+        buffer += chunk
+        if len(buffer) > HEAD_LIMIT:
+            raise BadRequest("request head too large")
+    parser = h11.Connection(h11.SERVER)
+    parser.receive_data(buffer)
+    event = parser.next_event()
+    if not isinstance(event, h11.Request):
+        raise BadRequest("not an HTTP request")
+    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
+    upgrade = any(k == "upgrade" and "websocket" in v.lower() for k, v in headers)
+    body = b"" if upgrade else await _read_body(stream, parser)
     return IncomingRequest(
         event.method.decode(), event.target.decode("latin-1"), headers, body, upgrade, buffer
     )

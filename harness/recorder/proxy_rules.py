@@ -2,16 +2,20 @@
 
 The client never holds a real secret: whatever credential it sends is dropped and the real API
 token (from the environment) is put in its place; WS tokens in token answers are swapped for
-local ones, and the ``server`` URL points at the proxy.  Everything else passes unchanged, so
-the client sees exactly what the service said.
+local ones, and the ``server`` URL points at the proxy; any spelling of the API token the
+upstream echoes is taken out (:class:`ClientScrubber`).  Everything else passes unchanged, so
+the client sees what the service said.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+import string
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from harness.core.redact import SpellingMatcher
 
 HOP_BY_HOP = frozenset(
     {
@@ -27,6 +31,7 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+PLAIN_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~")
 CREDENTIAL_HEADERS = frozenset({"x-rapidapi-key", "x-rapidapi-host", "authorization"})
 TOKEN_PATHS = ("/ws/new", "/ws/renew")
 RESPONSE_HEADERS_KEPT = frozenset(
@@ -136,3 +141,45 @@ def local_token_of(target: str) -> str | None:
         if name == "token":
             return value
     return None
+
+
+def client_token(target: str, headers: Iterable[tuple[str, str]]) -> str | None:
+    """The credential the client sent: a non-empty ``t``, else a non-empty RapidAPI key."""
+    for name, value in parse_qsl(urlsplit(target).query, keep_blank_values=True):
+        if name == "t" and value:
+            return value
+    for name, value in headers:
+        if name.lower() == "x-rapidapi-key" and value.strip():
+            return value.strip()
+    return None
+
+
+class ClientScrubber:
+    """Takes every spelling of the real API token out of what the proxy sends its client.
+
+    The token becomes the client's own token where the client sent one (so ``/v1/token/status``
+    shows the client what it used), else the recording's placeholder.  A client token is only
+    used when it is plain (:data:`PLAIN_TOKEN_CHARS`, safe in JSON, URLs and headers) and holds
+    no spelling of the real one.
+    """
+
+    def __init__(self, api_token: str, placeholder: str) -> None:
+        self._matcher = SpellingMatcher([api_token])
+        self._placeholder = placeholder
+
+    def text(self, text: str, client_token: str | None = None) -> str:
+        return self._matcher.sub_text(text, self._replacement(client_token))
+
+    def data(self, data: bytes, client_token: str | None = None) -> bytes:
+        return self._matcher.sub_bytes(data, self._replacement(client_token))
+
+    def headers(
+        self, headers: Iterable[tuple[str, str]], client_token: str | None = None
+    ) -> list[tuple[str, str]]:
+        return [(self.text(n, client_token), self.text(v, client_token)) for n, v in headers]
+
+    def _replacement(self, client_token: str | None) -> Callable[[str], str]:
+        plain = bool(client_token) and set(client_token or "") <= PLAIN_TOKEN_CHARS
+        if plain and self._matcher.sub_text(client_token or "", lambda _: "") == client_token:
+            return lambda _secret: client_token or ""
+        return lambda _secret: self._placeholder

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
-from urllib.parse import quote
+import string
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import given
@@ -20,7 +22,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
-from harness.core.redact import Redactor, is_placeholder, secret_forms
+from harness.core.redact import MIN_SECRET_LENGTH, Redactor, is_placeholder, secret_forms
 from harness.errors import UsageError
 
 API = "api-secret-0123456789"
@@ -158,3 +160,98 @@ def test_secret_never_survives_in_any_spelling(secret: str, pieces: list[str]) -
     text = f"{a}{secret}{b}{quote(secret)}{c}{json.dumps(secret)}{d}"
     assert secret not in redactor.scrub_text(text)
     assert secret.encode() not in redactor.scrub_bytes(text.encode())
+
+
+# --- every spelling the README promises ------------------------------------------------------
+
+TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_.~+/="
+tokens = st.text(alphabet=TOKEN_ALPHABET, min_size=MIN_SECRET_LENGTH, max_size=48)
+
+
+def json_u_escaped(token: str, escape: list[bool], upper: list[bool]) -> str:
+    """``token`` with the chosen characters as ``\\u00XX`` (upper or lower hex)."""
+    out = []
+    for char, esc, up in zip(token, escape, upper, strict=False):
+        hex_code = f"{ord(char):04x}"
+        out.append(f"\\u{hex_code.upper() if up else hex_code}" if esc else char)
+    return "".join(out) + token[len(out) :]
+
+
+def spellings(token: str, escape: list[bool], upper: list[bool]) -> list[str]:
+    raw = token.encode()
+    b64, b64url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
+    return [
+        token,
+        token.upper(),
+        quote(token, safe=""),
+        quote(token, safe="").lower(),
+        quote_plus(token),
+        quote(quote(token, safe=""), safe=""),
+        json.dumps(token)[1:-1],
+        json.dumps(token)[1:-1].replace("/", "\\/"),
+        json_u_escaped(token, escape, upper),
+        b64,
+        b64.rstrip("="),
+        b64url,
+        b64url.rstrip("="),
+    ]
+
+
+@given(
+    token=tokens,
+    escape=st.lists(st.booleans(), min_size=48, max_size=48),
+    upper=st.lists(st.booleans(), min_size=48, max_size=48),
+    filler=st.lists(st.text(max_size=12), min_size=14, max_size=14),
+)
+def test_no_spelling_of_a_random_token_survives(
+    token: str, escape: list[bool], upper: list[bool], filler: list[str]
+) -> None:
+    redactor = Redactor([token])
+    forms = spellings(token, escape, upper)
+    text = filler[0] + "".join(form + pad for form, pad in zip(forms, filler[1:], strict=False))
+    for scrubbed in (redactor.scrub_text(text), redactor.scrub_bytes(text.encode()).decode()):
+        for form in forms:
+            assert form not in scrubbed, form
+        assert scrubbed.count("<API_TOKEN>") >= len(forms) - 1  # a form may swallow a neighbour
+
+
+@pytest.mark.parametrize(
+    ("spelled", "label"),
+    [
+        ("abc\\/def-1234", "json slash escape"),
+        ("\\u0061bc/\\u0064EF-1234", "json u-escape, mixed case"),
+        ("abc%2fdef-1234", "lowercase percent"),
+        ("abc%252Fdef-1234", "double URL-encoded"),
+        ("ABC/DEF-1234", "upper case"),
+        (base64.b64encode(b"abc/def-1234").decode(), "base64"),
+        (base64.urlsafe_b64encode(b"abc/def-1234").decode().rstrip("="), "urlsafe, unpadded"),
+    ],
+)
+def test_each_spelling_is_redacted(spelled: str, label: str) -> None:
+    redactor = Redactor(["abc/def-1234"])
+    assert redactor.scrub_text(f"x {spelled} y") == "x <API_TOKEN> y", label
+
+
+def test_a_frame_without_secret_is_returned_as_the_same_object() -> None:
+    redactor = Redactor([API])
+    frame = b'{"type":"goal","home":"R\\u00e9al %41 Madrid","x":"a+b"}'
+    assert redactor.scrub_bytes(frame) is frame
+
+
+def test_credentials_in_a_server_url_are_learned() -> None:
+    redactor = Redactor()
+    redactor.learn_url("wss://alice-user:s3cr3t-pass@ws.example/?token=ws-tok-1&sig=abcdef123456")
+    scrubbed = redactor.scrub_text(
+        "wss://alice-user:s3cr3t-pass@ws.example/?token=ws-tok-1&sig=abcdef123456"
+    )
+    for secret in ("alice-user", "s3cr3t-pass", "ws-tok-1", "abcdef123456"):
+        assert secret not in scrubbed
+    assert "<CREDENTIAL_" in scrubbed
+
+
+def test_a_token_answer_server_url_with_credentials_is_scrubbed() -> None:
+    redactor = Redactor([API])
+    body = token_answer("ws-token-9876", "wss://u1:pw-9999@ws/?token=ws-token-9876&Signature=zz99")
+    clean = redactor.redact(HttpExchange(1, "GET", f"http://a/v1/ws/new/?t={API}", 200, body))
+    for secret in (b"ws-token-9876", b"pw-9999", b"zz99"):
+        assert secret not in clean.body

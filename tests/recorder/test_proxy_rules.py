@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from harness.recorder.proxy_rules import (
+    ClientScrubber,
     TokenMap,
     client_response_headers,
+    client_token,
     is_token_path,
     local_token_of,
     rewrite_token_body,
@@ -83,3 +85,18 @@ def test_small_helpers() -> None:
     assert client_response_headers([("Content-Type", "a"), ("Set-Cookie", "b")]) == [
         ("Content-Type", "a")
     ]
+
+
+def test_the_client_token_is_t_then_the_rapidapi_key() -> None:
+    assert client_token("/v1/ws/new/?t=mine", []) == "mine"
+    assert client_token("/v1/ws/new/?t=", [("X-RapidAPI-Key", " key ")]) == "key"
+    assert client_token("/v1/ws/new/?t=", [("Accept", "*/*")]) is None
+
+
+def test_the_scrubber_uses_a_plain_client_token_else_the_placeholder() -> None:
+    scrub = ClientScrubber("REAL-token-1234", "<API_TOKEN>")
+    body = b'{"token":"REAL-token-1234","u":"real%2Dtoken%2D1234"}'
+    assert scrub.data(body, "mine") == b'{"token":"mine","u":"mine"}'
+    assert scrub.data(body, 'we"ird') == b'{"token":"<API_TOKEN>","u":"<API_TOKEN>"}'
+    assert scrub.data(body, "REAL-token-1234") == b'{"token":"<API_TOKEN>","u":"<API_TOKEN>"}'
+    assert scrub.headers([("x", "REAL-token-1234")]) == [("x", "<API_TOKEN>")]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,23 +12,19 @@ import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from harness.core.protocol import Subscribe, Topic, encode_command
-from harness.core.recording import open_writer
 from harness.core.records import HttpExchange, Initiator, WsClose, WsMessage
-from harness.core.redact import Redactor
-from harness.recorder.proxy import ProxyOptions, ProxyRecorder
-from harness.recorder.tee import Tee
 from harness.server import ServerConfig, open_mock_server
 
 from .conftest import (
     API_TOKEN,
     fast_options,
     goal,
-    new_header,
     read_records,
     running_recorder,
     server_frames,
     wait_until,
 )
+from .proxy_helpers import running_proxy
 
 SUBSCRIBE_MAIN = encode_command(Subscribe(Topic.parse("MAIN:all")))
 
@@ -62,20 +56,6 @@ async def test_no_secret_in_a_live_recording(tmp_path: Path, rapidapi: bool) -> 
         assert "t=" not in exchange.url
     else:
         assert "<API_TOKEN>" in exchange.url or "%3CAPI_TOKEN%3E" in exchange.url
-
-
-@asynccontextmanager
-async def running_proxy(path: Path, api_base: str) -> AsyncIterator[ProxyRecorder]:
-    redactor = Redactor([API_TOKEN])
-    with open_writer(path, redactor.scrub_header(new_header({"mode": "proxy"}))) as writer:
-        proxy = ProxyRecorder(
-            Tee(writer, redactor), ProxyOptions(api_base=api_base, port=0), api_token=API_TOKEN
-        )
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(proxy.run)
-            await proxy.listening.wait()
-            yield proxy
-            proxy.request_stop("test done")
 
 
 async def test_proxy_relays_a_client_session_and_records_it_without_secrets(
@@ -120,8 +100,9 @@ async def test_proxy_passes_server_close_codes_and_refusals_to_the_client(tmp_pa
             running_proxy(path, server.base_url) as proxy,
         ):
             async with httpx.AsyncClient() as http:
-                grant = (await http.get(f"{proxy.base_url}/v1/ws/new/")).json()["result"][0]
-                unknown = await http.get(f"{proxy.base_url}/v1/nope")
+                new = await http.get(f"{proxy.base_url}/v1/ws/new/", params={"t": "fake"})
+                grant = new.json()["result"][0]
+                unknown = await http.get(f"{proxy.base_url}/v1/nope", params={"t": "fake"})
             assert unknown.status_code == 404  # the service's own answer, passed through
             async with open_websocket_url(grant["server"]) as ws:
                 await ws.send_message(SUBSCRIBE_MAIN)
