@@ -263,3 +263,13 @@ async def test_a_file_size_limit_is_one_line_and_keeps_the_records_written(
     _, records, _ = read_recording(path)
     assert any(isinstance(r, WsMessage) for r in records)
     assert not partial_path(path).exists()
+
+
+def test_help_shows_defaults_in_one_duration_style(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["record", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--duration D" in text
+    assert "https://api.soccerfootball.info" in text
+    assert "[default: 8765; 0<=x<=65535]" in text
+    assert "--force" in text
+    assert "PRO, ULTRA, MEGA" in text
