@@ -9,10 +9,16 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+PORT = click.IntRange(0, 65535)
+"""A TCP port to listen on (0: any free port): the one rule for every listening command."""
+
 
 def output_option(help_text: str) -> Callable[[F], F]:
-    """The required ``-o/--output FILE`` of every command that writes a recording."""
-    return click.option(
+    """The required ``-o/--output FILE`` of every command that writes a recording, and ``--force``.
+
+    An existing FILE is refused unless ``--force`` is given (see :mod:`harness.core.safe_output`).
+    """
+    output = click.option(
         "-o",
         "--output",
         "output",
@@ -20,3 +26,9 @@ def output_option(help_text: str) -> Callable[[F], F]:
         type=click.Path(dir_okay=False),
         help=help_text,
     )
+    force = click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+
+    def decorate(function: F) -> F:
+        return output(force(function))
+
+    return decorate

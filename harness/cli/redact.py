@@ -13,7 +13,7 @@ from harness.recorder.rewrite import redact_recording
 
 @click.command("redact")
 @click.argument("file", type=click.Path(dir_okay=False))
-@output_option("Redacted recording to write (a new file).")
+@output_option("Redacted recording to write (a new file; not FILE itself).")
 @click.option(
     "--secret-env",
     "secret_envs",
@@ -21,7 +21,7 @@ from harness.recorder.rewrite import redact_recording
     metavar="NAME",
     help="Environment variable holding a secret to replace; repeatable.",
 )
-def redact_command(file: str, output: str, secret_envs: tuple[str, ...]) -> None:
+def redact_command(file: str, output: str, force: bool, secret_envs: tuple[str, ...]) -> None:
     """Write FILE to OUTPUT with the API token and every WS token replaced by placeholders.
 
     Tokens the recording reveals itself (token answers, ?t= and ?token= parameters, RapidAPI
@@ -33,7 +33,7 @@ def redact_command(file: str, output: str, secret_envs: tuple[str, ...]) -> None
         if not value:
             raise UsageError(f"--secret-env {name}: the environment variable is not set")
         secrets.append(value)
-    report = redact_recording(file, output, secrets)
+    report = redact_recording(file, output, secrets, force=force)
     click.echo(
         f"harness redact: wrote {output}: {report.records} records, "
         f"{report.secrets} distinct secrets replaced",

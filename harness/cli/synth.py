@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
+from typing import BinaryIO
 
 import click
 
 from harness.cli._options import output_option
 from harness.core.durations import format_duration, parse_duration
+from harness.core.safe_output import check_output, safe_output
 from harness.core.synth import (
     DEFAULT_DURATION_NS,
     DEFAULT_MATCHES,
@@ -20,7 +20,7 @@ from harness.errors import UsageError
 
 
 @click.command("synth")
-@output_option("Recording to write (replaced if it exists).")
+@output_option("Recording to write (an existing file needs --force).")
 @click.option(
     "--seed",
     type=int,
@@ -41,17 +41,21 @@ from harness.errors import UsageError
     show_default=True,
     help="Simulated session length, e.g. 2h, 90m, 1h30m (1 minute to 24 hours).",
 )
-def synth_command(output: str, seed: int, matches: int, duration: str) -> None:
+def synth_command(output: str, force: bool, seed: int, matches: int, duration: str) -> None:
     """Write a synthetic recording of simulated matches on all six channels to OUTPUT.
 
     The session is what a recorder would capture from a MEGA token: the token call and its
     renewals, subscriptions on every channel and scope, pings, and the feed.  Nothing is random
     but the seed, so the file is reproducible byte for byte.
     """
+    check_output(output, force=force)
     options = SynthOptions(
         seed=seed, matches=matches, duration_ns=round(parse_duration(duration) * 1e9)
     )
-    size = _write_atomically(output, options)
+    data = synthetic_bytes(options)
+    with safe_output(output, force=force) as stream:
+        _write(stream, output, data)
+    size = len(data)
     click.echo(
         f"harness synth: wrote {output}: {size} bytes, {matches} matches, "
         f"{format_duration(options.duration_ns / 1e9)} simulated, seed {seed}",
@@ -59,21 +63,11 @@ def synth_command(output: str, seed: int, matches: int, duration: str) -> None:
     )
 
 
-def _write_atomically(path: str, options: SynthOptions) -> int:
-    """Write next to ``path`` and rename, so a reader never sees half a file."""
-    data = synthetic_bytes(options)
-    temporary = f"{path}.{os.getpid()}.tmp"
+def _write(stream: BinaryIO, path: str, data: bytes) -> None:
     try:
-        try:
-            with open(temporary, "wb") as stream:
-                stream.write(data)
-            os.replace(temporary, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
+        stream.write(data)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    return len(data)
 
 
 COMMANDS: list[click.Command] = [synth_command]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import random
 import ssl
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ CONNECT_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
 MESSAGE_QUEUE_SIZE = 64
 ABNORMAL_CLOSURE = 1006  # reported locally when the stream broke without a close frame
+REFUSED_FRAME_CODES = {1002: "a protocol error", 1007: "invalid UTF-8", 1009: "an oversized frame"}
+"""Closes trio-websocket sends itself when a server frame is unacceptable.  Our own frames are
+small, valid JSON text, so these closes are the recorder's refusal, never the server's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,37 +155,53 @@ async def run_slot(ctx: SessionContext, slot: int, topics: tuple[Topic, ...]) ->
 
 
 async def _run_once(ctx: SessionContext, url: str, topics: tuple[Topic, ...]) -> LinkOutcome:
-    """Open one connection, converse until it ends, record how it ended."""
+    """Open one connection, converse until it ends, record how it ended.
+
+    Every phase is bounded by one cancel scope whose deadline moves: the whole connect (TCP,
+    TLS, WebSocket handshake) by ``connect_timeout_s``, none while conversing, and the way out
+    (closing handshake, stream teardown) by ``close_timeout_s``, after which it is cut.
+    """
     conn_id = ctx.next_conn_id()
     t_open = ctx.tee.now_ns()
     if not url.startswith(("ws://", "wss://")):  # retrying cannot help
         ctx.tee.add(WsOpen(t_open, conn_id, url, 0, "not a ws:// or wss:// URL"))
         ctx.fail(RecorderError("the token answer's server URL is not a ws:// or wss:// URL"))
         return LinkOutcome(False, False)
-    opened = False
+    outcome: LinkOutcome | None = None
+    timing = ctx.timing
     try:
-        async with open_websocket_url(
-            url,
-            ctx.ssl_context,
-            connect_timeout=ctx.timing.connect_timeout_s,
-            disconnect_timeout=ctx.timing.close_timeout_s,
-            message_queue_size=MESSAGE_QUEUE_SIZE,
-        ) as ws:
-            opened = True
-            ctx.tee.add(WsOpen(t_open, conn_id, url, 101))
-            return await _converse(ctx, _Link(conn_id, ws), topics)
+        with trio.move_on_after(timing.connect_timeout_s) as bounds:
+            async with open_websocket_url(
+                url,
+                ctx.ssl_context,
+                connect_timeout=timing.connect_timeout_s,
+                disconnect_timeout=timing.close_timeout_s,
+                message_queue_size=MESSAGE_QUEUE_SIZE,
+            ) as ws:
+                bounds.deadline = math.inf
+                ctx.tee.add(WsOpen(t_open, conn_id, url, 101))
+                outcome = await _converse(ctx, _Link(conn_id, ws), topics)
+                bounds.deadline = trio.current_time() + timing.close_timeout_s
     except ConnectionRejected as exc:
         body = (exc.body or b"").decode("utf-8", "replace")
         ctx.tee.add(WsOpen(t_open, conn_id, url, exc.status_code, body or "rejected"))
         ctx.tee.note("error", f"handshake refused with HTTP {exc.status_code}", {"conn": conn_id})
         return LinkOutcome(False, needs_new_token(handshake_status=exc.status_code))
     except HandshakeError as exc:
-        if opened:  # only the closing handshake timed out: already recorded as closed
-            return LinkOutcome(True, False)
-        error = repr(exc.__cause__ or exc)
-        ctx.tee.add(WsOpen(t_open, conn_id, url, 0, error))
-        ctx.tee.note("error", f"could not connect: {error}", {"conn": conn_id})
-        return LinkOutcome(False, False)
+        if outcome is None:
+            return _connect_failed(ctx, conn_id, t_open, url, repr(exc.__cause__ or exc))
+    if outcome is None:  # the connect deadline passed
+        error = f"no WebSocket handshake within {timing.connect_timeout_s:g}s"
+        return _connect_failed(ctx, conn_id, t_open, url, error)
+    return outcome
+
+
+def _connect_failed(
+    ctx: SessionContext, conn_id: int, t_open: int, url: str, error: str
+) -> LinkOutcome:
+    ctx.tee.add(WsOpen(t_open, conn_id, url, 0, error))
+    ctx.tee.note("error", f"could not connect: {error}", {"conn": conn_id})
+    return LinkOutcome(False, False)
 
 
 async def _converse(ctx: SessionContext, link: _Link, topics: tuple[Topic, ...]) -> LinkOutcome:
@@ -199,6 +219,12 @@ async def _converse(ctx: SessionContext, link: _Link, topics: tuple[Topic, ...])
     finally:
         ctx.tee.stats.open_connections -= 1
     initiator = _initiator(link, code)
+    if link.closed_by_us is None and code in REFUSED_FRAME_CODES:
+        ctx.tee.note(
+            "error",
+            f"closed the connection: the server sent {REFUSED_FRAME_CODES[code]} ({code})",
+            {"conn": link.conn_id, "code": code, "reason": reason},
+        )
     if link.closed_by_us is not None:
         code, reason = 1000, link.closed_by_us
     ctx.tee.add(
@@ -211,7 +237,7 @@ async def _converse(ctx: SessionContext, link: _Link, topics: tuple[Topic, ...])
 
 
 def _initiator(link: _Link, code: int | None) -> Initiator:
-    if link.closed_by_us is not None:
+    if link.closed_by_us is not None or code in REFUSED_FRAME_CODES:
         return Initiator.CLIENT
     if code is None or code == ABNORMAL_CLOSURE:
         return Initiator.ABRUPT

@@ -95,7 +95,7 @@ def error_code(payload: bytes) -> str | None:
     """The ``code`` of a server ``error`` frame, None for anything else."""
     try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     code = document.get("code") if isinstance(document, dict) else None
     return code if isinstance(code, str) else None

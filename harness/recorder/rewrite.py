@@ -3,7 +3,8 @@
 Two passes over the input: the first learns every secret the recording reveals (token answers,
 URLs, credential headers) on top of the ones the user names, the second writes every record
 scrubbed.  Learning everything first means a token is replaced even in records that come before
-the one revealing it.  The output is a new file; the input is never touched.
+the one revealing it.  The output is a new file (an existing one only with ``force``), written
+through :mod:`harness.core.safe_output`; the input is never touched.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.recording import TailDamage, open_reader, open_writer
+from harness.core.recording import RecordingWriter, TailDamage, open_reader
 from harness.core.records import Summary
 from harness.core.redact import Redactor
+from harness.core.safe_output import check_output, safe_output
 from harness.errors import UsageError
 
 
@@ -29,11 +31,16 @@ class RedactReport:
 
 
 def redact_recording(
-    source: str | os.PathLike[str], dest: str | os.PathLike[str], secrets: Iterable[str] = ()
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    secrets: Iterable[str] = (),
+    *,
+    force: bool = False,
 ) -> RedactReport:
     """Write ``source`` to ``dest`` with every known and learned secret replaced."""
-    if Path(source).resolve() == Path(dest).resolve():
+    if _same_file(source, dest):
         raise UsageError("redact writes a new file: -o must differ from the input")
+    check_output(dest, force=force)
     redactor = Redactor(secrets)
     with open_reader(source) as reader:
         redactor.learn_record(reader.header)
@@ -42,14 +49,29 @@ def redact_recording(
     written, last_summary = 0, None
     with open_reader(source) as reader:
         header = redactor.scrub_header(reader.header)
-        with open_writer(dest, header) as writer:
-            for record in reader:
-                if isinstance(record, Summary):
-                    last_summary = record
-                    continue
-                writer.add(redactor.scrub_record(record))
-                written += 1
-            if last_summary is not None:
-                writer.finish(t_ns=last_summary.t_ns)
+        with safe_output(dest, force=force) as stream:
+            writer = RecordingWriter(stream)
+            try:
+                writer.start(header)
+                for record in reader:
+                    if isinstance(record, Summary):
+                        last_summary = record
+                        continue
+                    writer.add(redactor.scrub_record(record))
+                    written += 1
+                if last_summary is not None:
+                    writer.finish(t_ns=last_summary.t_ns)
+            except OSError as exc:
+                raise UsageError(f"cannot write {os.fspath(dest)}: {exc.strerror}") from None
         damage = reader.tail
     return RedactReport(written, len(redactor.placeholders), damage)
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when both names are one file (same path, or links to the same inode)."""
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -3,10 +3,13 @@
 :class:`LiveRecorder` is the library API behind ``harness record``: give it a :class:`Tee` (the
 redacting path into a recording file), :class:`RecorderOptions` and the API token, and ``await
 run()``.  It returns when ``duration_s`` has passed or :meth:`LiveRecorder.request_stop` was
-called (Ctrl-C, SIGTERM, a test), after closing every connection politely.  Errors that leave
-nothing to record raise: :class:`UsageError` when the subscriptions do not fit the token's
-limits (before any connection opens), :class:`RecorderError` when the API token is refused or
-every subscription was.
+called (Ctrl-C, SIGTERM, a test), after closing every connection politely (within
+``stop_grace_s``, so a duration is kept to within a second).  Errors that leave nothing to
+record raise: :class:`UsageError` when the subscriptions do not fit the token's limits,
+:class:`RecorderError` when the first ``ws/new`` call fails (unreachable, no endpoint, refused
+API token) or every subscription was refused.  The pre-flight checks (token granted, plan fits)
+come first; ``on_started`` is called once they passed, before any connection opens: that is
+when ``harness record`` creates its file.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from harness.recorder.rest import HTTP_TIMEOUT_S, ApiAuth, TokenClient, default_
 from harness.recorder.tee import LiveStats, Tee
 from harness.recorder.tokens import TokenKeeper
 
-STOP_GRACE_S = 10.0
-"""After a stop, connections get this long to close politely before they are cut."""
+STOP_GRACE_S = 0.8
+"""After a stop, connections get this long to close politely before they are cut (a close
+handshake is one round trip; a peer that does not answer is not waited for)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +89,18 @@ class StoppableRecorder:
 class LiveRecorder(StoppableRecorder):
     """Records the live service (or anything speaking its protocol) into a :class:`Tee`."""
 
-    def __init__(self, tee: Tee, options: RecorderOptions, *, api_token: str) -> None:
+    def __init__(
+        self,
+        tee: Tee,
+        options: RecorderOptions,
+        *,
+        api_token: str,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(tee)
         self.options = options
         self._auth = ApiAuth(api_token, rapidapi=options.rapidapi)
+        self._on_started = on_started
 
     async def run(self) -> RecordResult:
         """Record until the duration ends or a stop is requested."""
@@ -112,6 +124,8 @@ class LiveRecorder(StoppableRecorder):
                 f"{len(options.topics)} subscriptions on {len(plan)} connections",
                 {"connections": [[t.key for t in topics] for topics in plan]},
             )
+            if self._on_started is not None:
+                self._on_started()
             await self._run_slots(ctx, plan, deadline)
         if ctx.fatal is not None:
             raise ctx.fatal

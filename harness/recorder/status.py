@@ -52,14 +52,16 @@ class StatusSnapshot:
     open_connections: int
     renewal_in_s: float | None
     file_bytes: int
+    last_error: str = ""  # already redacted by the tee
 
     def line(self) -> str:
         renewal = "-" if self.renewal_in_s is None else format_duration(self.renewal_in_s)
+        cause = f"; last error: {self.last_error}" if self.last_error else ""
         return (
             f"harness record: {format_duration(self.elapsed_s)} elapsed, {self.frames} frames "
             f"({self.frames_per_s:.1f}/s), {self.open_connections} open, "
             f"{self.reconnects} reconnects, {self.renewals} renewals, {self.errors} errors, "
-            f"renewal in {renewal}, {format_size(self.file_bytes)}"
+            f"renewal in {renewal}, {format_size(self.file_bytes)}{cause}"
         )
 
 
@@ -99,6 +101,7 @@ class _Sampler:
             stats.open_connections,
             renewal_in,
             self._file_size(),
+            stats.last_error,
         )
 
 

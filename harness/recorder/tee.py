@@ -11,12 +11,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from harness.core.protocol import FrameInfo
-from harness.core.recording import RecordingWriter
 from harness.core.records import Direction, Note, Record, WsMessage
 from harness.core.redact import Redactor
+
+
+class RecordSink(Protocol):
+    """Where records go: a :class:`~harness.core.recording.RecordingWriter` or a pending output."""
+
+    def add(self, record: Record) -> None: ...
 
 
 @dataclass
@@ -24,6 +29,7 @@ class LiveStats:
     """Counters for the status display; mutated by the recorder, read by the display."""
 
     frames_in: int = 0
+    events: int = 0  # server frames that are events (not replies, not unreadable)
     frames_out: int = 0
     bytes_in: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
@@ -42,19 +48,21 @@ class LiveStats:
         if info is None:
             self.by_event["(not json)"] += 1
             return
+        if info.is_event:
+            self.events += 1
         self.by_channel[str(info.channel) if info.channel is not None else "-"] += 1
         self.by_event[info.event_type or info.type] += 1
 
 
 class Tee:
-    """Writes records through a :class:`Redactor` into a :class:`RecordingWriter`.
+    """Writes records through a :class:`Redactor` into a :class:`RecordSink`.
 
     ``t_ns`` values are monotonic nanoseconds since the tee was created (the session start).
     """
 
     def __init__(
         self,
-        writer: RecordingWriter,
+        writer: RecordSink,
         redactor: Redactor,
         *,
         clock_ns: Callable[[], int] = time.monotonic_ns,

@@ -11,6 +11,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import trio
 
@@ -57,6 +58,7 @@ class TokenKeeper:
         self._lock = trio.Lock()
         self._changed = trio.Event()
         self._last_failure: RestFailure | None = None
+        self._granted = False  # until the first grant, only 429 and 5xx are worth retrying
 
     @property
     def grant(self) -> TokenGrant | None:
@@ -76,10 +78,11 @@ class TokenKeeper:
         return grant.expires_at is not None and self._wall_clock() >= grant.expires_at
 
     async def current(self, stop: trio.Event) -> TokenGrant | None:
-        """A usable grant, asking ``/v1/ws/new`` if needed; None when stopping first.
+        """A usable grant, asking ``ws/new`` if needed; None when stopping first.
 
-        Transient failures are retried with backoff; a refused API token raises
-        :class:`RecorderError` (nothing can proceed without a token).
+        Transient failures (429, 5xx; after the first grant also no answer) are retried with
+        backoff; a refused API token, a missing endpoint, and before the first grant any other
+        failure, raise :class:`RecorderError` (see :func:`_fatal_error`).
         """
         async with self._lock:
             if self._grant is not None and not self._expired(self._grant):
@@ -91,13 +94,12 @@ class TokenKeeper:
                 except RestFailure as failure:
                     self._tee.note(
                         "error",
-                        f"/v1/ws/new failed: {failure.message}",
+                        f"{_path(failure)} failed: {failure.message}",
                         {"status": failure.status, "attempt": attempt},
                     )
-                    if classify_rest_failure(failure.status) is RestAction.FATAL:
-                        raise RecorderError(
-                            f"the service refused the API token: {failure.message}"
-                        ) from None
+                    fatal = _fatal_error(failure, first=not self._granted)
+                    if fatal is not None:
+                        raise fatal from None
                     delay = self._retry_delay(attempt, failure)
                     attempt += 1
                     if self._backoff.gives_up(attempt):
@@ -107,6 +109,7 @@ class TokenKeeper:
                     await wait_or_stop(stop, delay)
                     continue
                 self._tee.note("token", "got a WS token", _grant_data(grant))
+                self._granted = True
                 self._set(grant)
                 return grant
             return None
@@ -147,7 +150,7 @@ class TokenKeeper:
             self._last_failure = failure
             self._tee.note(
                 "error",
-                f"/v1/ws/renew failed: {failure.message}",
+                f"{_path(failure)} failed: {failure.message}",
                 {"status": failure.status, "attempt": attempt},
             )
             action = classify_rest_failure(failure.status, renewing=True)
@@ -160,6 +163,28 @@ class TokenKeeper:
         if self._grant is grant:
             self._set(renewed)
         return 0
+
+
+def _path(failure: RestFailure) -> str:
+    return urlsplit(failure.url).path or "token call"
+
+
+def _fatal_error(failure: RestFailure, *, first: bool) -> RecorderError | None:
+    """The error that ends the session for a failed ``ws/new`` call, None to retry.
+
+    Before the first grant (the pre-flight check of ``harness record``) an unreachable,
+    missing or malformed endpoint is reported at once rather than retried for the whole run.
+    """
+    status = failure.status
+    if status == 404:
+        return RecorderError(f"no token endpoint at {failure.url} (HTTP 404): check --api-base")
+    if classify_rest_failure(status) is RestAction.FATAL:
+        return RecorderError(f"the service refused the API token: {failure.message}")
+    if not first or status == 429 or status >= 500:
+        return None
+    if status == 0:
+        return RecorderError(f"cannot reach {failure.url}: {failure.message}")
+    return RecorderError(f"unusable answer from {failure.url}: {failure.message}")
 
 
 def _grant_data(grant: TokenGrant) -> dict[str, object]:

@@ -32,14 +32,6 @@ def test_synth_writes_the_seeded_recording(
     assert f"wrote {output}: {len(expected)} bytes, 2 matches, 12m00s simulated, seed 5" in err
 
 
-def test_synth_replaces_an_existing_file_and_leaves_no_temporary(tmp_path: Path) -> None:
-    output = tmp_path / "out.msgpack"
-    output.write_bytes(b"old")
-    assert main(["synth", "-o", str(output), "--duration", "2m", "--matches", "1"]) == 0
-    assert output.read_bytes() != b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.msgpack"]
-
-
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -67,3 +59,20 @@ def test_unwritable_output_is_a_one_line_error(
     err = capsys.readouterr().err
     assert err.startswith(f"harness: error: cannot write {output}")
     assert err.count("\n") == 1
+
+
+def test_synth_refuses_an_existing_file_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "out.msgpack"
+    output.write_bytes(b"precious")
+    argv = ["synth", "-o", str(output), "--duration", "2m", "--matches", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert str(output) in err
+    assert "--force" in err
+    assert output.read_bytes() == b"precious"
+    assert main([*argv, "--force"]) == 0
+    assert output.read_bytes() != b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.msgpack"]

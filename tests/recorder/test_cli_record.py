@@ -23,6 +23,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
+from harness.core.safe_output import partial_path
 from harness.errors import RecordingFormatError
 from harness.server import MockServer, ServerConfig, open_mock_server
 
@@ -130,7 +131,7 @@ async def _stream_until_recorded(server: MockServer, out: Path, frames: int) -> 
     await wait_until(lambda: server.stats.subscriptions >= 1, timeout=20)
     for minute in range(frames):
         server.push(goal("sub", minute))
-    await wait_until(lambda: goals_in(out) >= frames, timeout=20)
+    await wait_until(lambda: goals_in(partial_path(out)) >= frames, timeout=20)
 
 
 async def test_sigint_finishes_the_file(tmp_path: Path) -> None:
@@ -144,6 +145,7 @@ async def test_sigint_finishes_the_file(tmp_path: Path) -> None:
                 assert await process.wait() == 0
             finally:
                 process.kill()
+    assert not partial_path(out).exists()
     _, records, damage = read_recording(out)
     assert damage is None
     assert isinstance(records[-1], Summary)
@@ -162,7 +164,8 @@ async def test_sigkill_leaves_a_readable_file(tmp_path: Path) -> None:
             finally:
                 process.kill()
                 await process.wait()
-    header, records, _ = read_recording(out)
+    assert not out.exists()  # a killed recorder's data is in FILE.partial
+    header, records, _ = read_recording(partial_path(out))
     assert header.redacted
     goals = [r for r in records if isinstance(r, WsMessage) and b'"goal"' in r.payload]
     assert len(goals) == 30  # everything written before the kill is there

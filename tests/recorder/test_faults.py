@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import random
 from pathlib import Path
 
+import pytest
 import trio
 
 from harness.core.backoff import BackoffPolicy
 from harness.core.protocol import Subscribe, Topic, encode_command
+from harness.core.recording import open_writer
 from harness.core.records import HttpExchange, Initiator, Note, Record, WsClose, WsOpen
+from harness.core.redact import Redactor
+from harness.errors import RecorderError
+from harness.recorder.rest import RestFailure, TokenGrant
+from harness.recorder.tee import Tee
+from harness.recorder.tokens import TokenKeeper
 from harness.server import ServerConfig, open_mock_server
 
 from .conftest import (
@@ -18,7 +26,9 @@ from .conftest import (
     client_messages,
     fast_options,
     goal,
+    new_header,
     read_records,
+    run_recorder,
     running_recorder,
     server_frames,
     wait_until,
@@ -153,15 +163,47 @@ async def test_rate_limited_renewal_is_recorded_and_retried_with_bounded_backoff
     assert max(gaps) <= FAST_BACKOFF.max_s + 0.5
 
 
-async def test_service_gone_retries_with_bounded_backoff(tmp_path: Path) -> None:
+async def test_service_gone_at_the_start_fails_at_once(tmp_path: Path) -> None:
     path = tmp_path / "gone.msgpack"
-    with trio.fail_after(20):
-        async with running_recorder(path, fast_options("http://127.0.0.1:9")) as recorder:
-            await wait_until(lambda: recorder.stats.errors >= 6)
-    records = read_records(path)
-    failures = [r for r in records if isinstance(r, HttpExchange)]
-    assert all(r.status == 0 and r.error for r in failures)
-    attempts = [n.data["attempt"] for n in notes(records, "error")]
-    assert attempts[:4] == [0, 1, 2, 3]
-    gaps = [(b.t_ns - a.t_ns) / 1e9 for a, b in itertools.pairwise(failures)]
-    assert max(gaps) <= FAST_BACKOFF.max_s + 0.5
+    with (
+        trio.fail_after(10),
+        pytest.raises(RecorderError, match=r"cannot reach http://127\.0\.0\.1:9/v1/ws/new/"),
+    ):
+        await run_recorder(path, fast_options("http://127.0.0.1:9"))
+
+
+class _FlakyClient:
+    """A token client: one grant, then ``failures`` answers-less calls, then grants again."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    async def new_token(self) -> TokenGrant:
+        self.calls += 1
+        if 1 < self.calls <= 1 + self.failures:
+            raise RestFailure(0, "ConnectError: gone", url="http://h/v1/ws/new/")
+        return TokenGrant(f"tok-{self.calls}", "ws://h/", None, 1, 1, (), True)
+
+
+async def test_service_gone_after_the_first_grant_retries_with_bounded_backoff(
+    tmp_path: Path,
+) -> None:
+    redactor = Redactor([API_TOKEN])
+    with open_writer(tmp_path / "gone.msgpack", new_header()) as writer:
+        tee = Tee(writer, redactor)
+        client = _FlakyClient(failures=4)
+        keeper = TokenKeeper(
+            client,  # type: ignore[arg-type]
+            tee,
+            backoff=FAST_BACKOFF,
+            rng=random.Random(1),
+        )
+        with trio.fail_after(10):
+            first = await keeper.current(trio.Event())
+            assert first is not None
+            keeper.invalidate(first)
+            again = await keeper.current(trio.Event())
+    assert again is not None
+    assert again.token == "tok-6"
+    assert tee.stats.errors == 4

@@ -86,3 +86,10 @@ async def test_rich_mode_draws_the_panel(autojump_clock: trio.testing.MockClock)
     with trio.move_on_after(2):
         await run_status(busy_stats(), mode=StatusMode.RICH, stream=stream, file_size=lambda: 5)
     assert "frames" in stream.getvalue()
+
+
+def test_the_plain_line_shows_the_last_error_cause() -> None:
+    stats = busy_stats()
+    stats.errors, stats.last_error = 2, "could not connect: ConnectError"
+    snapshot = StatusSnapshot(1.0, 3, 3.0, 0, 0, 2, 0, None, 10, stats.last_error)
+    assert snapshot.line().endswith("; last error: could not connect: ConnectError")

@@ -1,0 +1,101 @@
+"""The file of a live recording: nothing touched until the session really started, never lost.
+
+Policy (``harness record``; the file rules are :mod:`harness.core.safe_output`):
+
+* Until :meth:`RecordingOutput.start` (the token was granted and the plan fits, or the proxy
+  listens), records stay in memory and no file exists: a session that fails its pre-flight
+  checks leaves the target exactly as it was.
+* From ``start`` on, records go to ``FILE.partial`` as they happen (one write + flush each), so
+  a killed recorder leaves a readable ``FILE.partial``.
+* :meth:`RecordingOutput.close` finishes a started file (summary) and renames it to ``FILE``,
+  after an error too: what was recorded is kept.  A file never started is not created at all.
+* A write error (disk full, file size limit) never raises into the recorder: it is kept in
+  :attr:`RecordingOutput.error`, later records are dropped, and ``on_write_error`` is called
+  so the session stops; the records written before it stay readable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from harness.core.recording import RecordingWriter
+from harness.core.records import Header, Record
+from harness.core.safe_output import commit, create_partial, discard, partial_path
+from harness.errors import RecorderError
+
+
+class RecordingOutput:
+    """A :class:`~harness.recorder.tee.RecordSink` that reaches its file only once started."""
+
+    def __init__(self, path: str | os.PathLike[str], header: Header, *, force: bool) -> None:
+        self.path = Path(path)
+        self.partial = partial_path(path)
+        self.force = force
+        self.error: RecorderError | None = None
+        self.on_write_error: Callable[[str], None] | None = None
+        self._header = header
+        self._pending: list[Record] = []
+        self._stream: BinaryIO | None = None
+        self._writer: RecordingWriter | None = None
+        self._written = 0  # records after the header that reached the file
+
+    @property
+    def started(self) -> bool:
+        return self._stream is not None
+
+    def size(self) -> int:
+        """Bytes written so far (0 before the start)."""
+        return self._stream.tell() if self._stream is not None else 0
+
+    def start(self) -> None:
+        """Create ``FILE.partial`` and write the header and every record held so far."""
+        if self._stream is not None:
+            return
+        self._stream = create_partial(self.path, force=self.force)
+        self._writer = RecordingWriter(self._stream)
+        self._guarded(self._writer.start, self._header)
+        pending, self._pending = self._pending, []
+        for record in pending:
+            self.add(record)
+
+    def add(self, record: Record) -> None:
+        if self._writer is None:
+            self._pending.append(record)
+        elif self.error is None and self._guarded(self._writer.add, record):
+            self._written += 1
+
+    def close(self, *, t_ns: int) -> None:
+        """Finish and rename a started file into place; create nothing for one never started."""
+        stream, writer = self._stream, self._writer
+        if stream is None or writer is None:
+            self._pending.clear()
+            return
+        if self.error is None:
+            self._guarded(writer.finish, t_ns=t_ns)
+        try:
+            stream.close()
+        except OSError as exc:  # the buffer could not be flushed
+            self._failed(exc)
+        if self.error is not None and self._written == 0:
+            discard(self.path)  # not even the first record made it: nothing to keep
+            return
+        commit(self.path, force=self.force)
+
+    def _guarded(self, function: Callable[..., object], *args: object, **kwargs: object) -> bool:
+        """Call ``function``; an OSError becomes :attr:`error` (False) instead of raising."""
+        try:
+            function(*args, **kwargs)
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        return True
+
+    def _failed(self, exc: OSError) -> None:
+        if self.error is None:
+            reason = exc.strerror or str(exc)
+            self.error = RecorderError(f"cannot write {self.partial}: {reason}")
+            if self.on_write_error is not None:
+                self.on_write_error(f"write failed: {reason}")
