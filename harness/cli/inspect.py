@@ -80,7 +80,7 @@ class _Inventory:
         elif isinstance(record, WsClose):
             self._connection(record.conn_id).close = record
         elif isinstance(record, HttpExchange):
-            self.renew_calls += urlsplit(record.url).path.rstrip("/").endswith(RENEW_PATH)
+            self.renew_calls += _is_renew_call(record.url)
         elif isinstance(record, Note):
             self.renewal_notes += record.kind == "renewal"
         elif isinstance(record, Summary):
@@ -106,11 +106,22 @@ class _Inventory:
             self.replies[info.type or "(no type)"] += 1
 
 
+def _is_renew_call(url: str) -> bool:
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. "http://[::1": a recorded URL is data, not necessarily valid
+        return False
+    return path.rstrip("/").endswith(RENEW_PATH)
+
+
 def _command_name(payload: bytes) -> str:
+    """The ``action`` of a recorded client command; a buggy client's bytes are named, not parsed."""
     try:
         obj = json.loads(payload)
     except ValueError:
         return "(not JSON)"
+    except RecursionError:  # json recurses once per level; a client may nest a thousand deep
+        return "(nested too deep)"
     action = obj.get("action") if isinstance(obj, dict) else None
     return action if isinstance(action, str) else "(no action)"
 
