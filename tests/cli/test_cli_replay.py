@@ -293,3 +293,24 @@ def test_the_port_comes_from_harness_port(
     err = capsys.readouterr().err
     assert "'--port'" in err
     assert "70000" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["replay", "--port", "abc"], "Invalid value for '--port'"),
+        (["replay", "--plan", "gold"], "'gold' is not one of 'BASIC', 'PRO', 'ULTRA', 'MEGA'"),
+        (["replay", "--nope"], "No such option '--nope'"),
+        (["cat"], "Missing argument 'FILE'"),
+        (["info", "a", "b"], "unexpected extra argument"),
+    ],
+)
+def test_click_usage_errors_are_one_line_too(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harness: error: ")
+    assert message in err
+    assert f"(see 'harness {argv[0]} --help')" in err
+    assert err.count("\n") == 1
