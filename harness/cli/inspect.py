@@ -229,7 +229,10 @@ def _event_key(info: FrameInfo) -> tuple[str, str]:
 @click.command()
 @click.argument("file")
 def info(file: str) -> None:
-    """Summarise the recording FILE: header, duration, records, connections, frames."""
+    """Summarise the recording FILE: header, duration, records, connections, frames.
+
+    Frames are counted as recorded (on every connection) and as replay serves them (distinct).
+    """
     with open_reader(file) as reader:
         inventory = _Inventory()
         feed = Feed.from_records(inventory.observe(reader))
@@ -252,7 +255,12 @@ def info(file: str) -> None:
 
 @click.command()
 @click.argument("file")
-@click.option("--jsonl", is_flag=True, help="One JSON object per record, with every field.")
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="One JSON object per record, every field; 'kind' is the record kind, a note's own"
+    " kind is 'note_kind'.",
+)
 def cat(file: str, jsonl: bool) -> None:
     """Print every record of FILE, one line each (header first), for grep and diff."""
     render = _json_line if jsonl else _text_line
