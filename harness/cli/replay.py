@@ -154,8 +154,9 @@ def replay_command(file: Path | None, **options: Any) -> None:
     try:
         trio.run(_serve, loaded, options)
     except OSError as exc:
+        hint = "; --port 0 (or HARNESS_PORT=0) picks a free port" if options["port"] else ""
         raise UsageError(
-            f"cannot listen on {options['host']}:{options['port']}: {exc.strerror or exc}"
+            f"cannot listen on {options['host']}:{options['port']}: {exc.strerror or exc}{hint}"
         ) from None
     finally:
         if ready_file is not None:

@@ -151,6 +151,7 @@ def test_port_in_use_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "--port 0 (or HARNESS_PORT=0) picks a free port" in err
     assert err.count("\n") == 1
 
 
