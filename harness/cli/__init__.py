@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own module and is registered here.  Errors the harness raises on
 purpose (:class:`harness.HarnessError`) become one line on stderr and exit code 1 (2 for usage
-errors); never a traceback.
+errors); never a traceback.  Click's own usage errors (unknown option, bad value) are one line
+too, pointing at ``--help`` instead of printing the usage block.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("harness: interrupted", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as exc:  # plain `harness`: the help, as before
+        exc.show()
+        return int(exc.exit_code)
+    except click.exceptions.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "harness"
+        click.echo(f"harness: error: {exc.format_message()} (see '{command} --help')", err=True)
+        return int(exc.exit_code)
     except click.exceptions.ClickException as exc:
         exc.show()
         return int(exc.exit_code)

@@ -15,14 +15,14 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 from harness.core.durations import format_duration
-from harness.core.protocol import classify_frame
+from harness.core.protocol import FrameInfo, classify_frame
 from harness.core.recording import RecordingReader, open_reader
 from harness.core.records import (
     KIND_NAMES,
@@ -37,6 +37,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
+from harness.core.schedule import Feed
 
 RENEW_PATH = "/v1/ws/renew"
 MAX_CONNECTION_LINES = 20
@@ -69,6 +70,12 @@ class _Inventory:
     last_t_ns: int = 0
     summary: Summary | None = None
 
+    def observe(self, records: Iterable[Record]) -> Iterator[Record]:
+        """Count each record on its way through, so one pass also builds the replay feed."""
+        for record in records:
+            self.add(record)
+            yield record
+
     def add(self, record: Record) -> None:
         self.kinds[KIND_NAMES[record.KIND]] += 1
         self.last_t_ns = max(self.last_t_ns, record.t_ns)
@@ -80,7 +87,7 @@ class _Inventory:
         elif isinstance(record, WsClose):
             self._connection(record.conn_id).close = record
         elif isinstance(record, HttpExchange):
-            self.renew_calls += urlsplit(record.url).path.rstrip("/").endswith(RENEW_PATH)
+            self.renew_calls += _is_renew_call(record.url)
         elif isinstance(record, Note):
             self.renewal_notes += record.kind == "renewal"
         elif isinstance(record, Summary):
@@ -100,17 +107,27 @@ class _Inventory:
         if info is None:
             self.replies["(not a JSON object)"] += 1
         elif info.is_event:
-            channel = info.channel.value if info.channel else "?"
-            self.events[(channel, info.event_type or info.type)] += 1
+            self.events[_event_key(info)] += 1
         else:
             self.replies[info.type or "(no type)"] += 1
 
 
+def _is_renew_call(url: str) -> bool:
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. "http://[::1": a recorded URL is data, not necessarily valid
+        return False
+    return path.rstrip("/").endswith(RENEW_PATH)
+
+
 def _command_name(payload: bytes) -> str:
+    """The ``action`` of a recorded client command; a buggy client's bytes are named, not parsed."""
     try:
         obj = json.loads(payload)
     except ValueError:
         return "(not JSON)"
+    except RecursionError:  # json recurses once per level; a client may nest a thousand deep
+        return "(nested too deep)"
     action = obj.get("action") if isinstance(obj, dict) else None
     return action if isinstance(action, str) else "(no action)"
 
@@ -181,32 +198,49 @@ def _describe_connection(conn: _Connection) -> str:
     return f"{opened}, closed {code}{reason} by {close.initiator.name.lower()}"
 
 
-def _frame_lines(inv: _Inventory) -> Iterator[str]:
+def _frame_lines(inv: _Inventory, feed: Feed) -> Iterator[str]:
+    """Frames per recorded connection, and the distinct event frames replay serves.
+
+    A recorder holding several connections receives one event on each of them; replay sends it
+    once (``Feed.from_records`` decides, so ``info`` and ``replay`` cannot disagree).
+    """
     received = sum(inv.events.values()) + sum(inv.replies.values())
-    yield f"frames       {sum(inv.sent.values()):,} sent, {received:,} received"
+    yield (
+        f"frames       {sum(inv.sent.values()):,} sent, {received:,} received;"
+        f" {len(feed.frames):,} distinct event frames (as replay serves them)"
+    )
+    distinct = Counter(_event_key(frame.info) for frame in feed.frames)
     rows = [
-        *((f"-> {name}", n) for name, n in sorted(inv.sent.items())),
-        *((f"<- {channel} {event}", n) for (channel, event), n in sorted(inv.events.items())),
-        *((f"<- reply {name}", n) for name, n in sorted(inv.replies.items())),
+        *((f"-> {name}", n, "") for name, n in sorted(inv.sent.items())),
+        *((f"<- {c} {e}", n, f"{distinct[(c, e)]:,}") for (c, e), n in sorted(inv.events.items())),
+        *((f"<- reply {name}", n, "") for name, n in sorted(inv.replies.items())),
     ]
-    width = max((len(label) for label, _ in rows), default=0)
-    for label, count in rows:
-        yield f"  {label:<{width}}  {count:>9,}"
+    width = max((len(label) for label, _, _ in rows), default=0)
+    if rows:
+        yield f"  {'':<{width}}  {'recorded':>9}  {'distinct':>9}"
+    for label, count, unique in rows:
+        yield f"  {label:<{width}}  {count:>9,}  {unique:>9}".rstrip()
+
+
+def _event_key(info: FrameInfo) -> tuple[str, str]:
+    return (info.channel.value if info.channel else "?", info.event_type or info.type)
 
 
 @click.command()
 @click.argument("file")
 def info(file: str) -> None:
-    """Summarise the recording FILE: header, duration, records, connections, frames."""
+    """Summarise the recording FILE: header, duration, records, connections, frames.
+
+    Frames are counted as recorded (on every connection) and as replay serves them (distinct).
+    """
     with open_reader(file) as reader:
         inventory = _Inventory()
-        for record in reader:
-            inventory.add(record)
+        feed = Feed.from_records(inventory.observe(reader))
         lines = [
             *_header_lines(file, reader.header),
             *_record_lines(inventory),
             *_connection_lines(inventory),
-            *_frame_lines(inventory),
+            *_frame_lines(inventory, feed),
         ]
         if reader.skipped:
             skipped = ", ".join(f"kind {k}: {n}" for k, n in sorted(reader.skipped.items()))
@@ -221,7 +255,12 @@ def info(file: str) -> None:
 
 @click.command()
 @click.argument("file")
-@click.option("--jsonl", is_flag=True, help="One JSON object per record, with every field.")
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="One JSON object per record, every field; 'kind' is the record kind, a note's own"
+    " kind is 'note_kind'.",
+)
 def cat(file: str, jsonl: bool) -> None:
     """Print every record of FILE, one line each (header first), for grep and diff."""
     render = _json_line if jsonl else _text_line
@@ -276,9 +315,17 @@ def _detail(record: Record) -> str:
 
 
 def _json_line(record: Header | Record) -> str:
-    """Every field of the record by name; enums by lower-case name, bytes per ``_jsonable``."""
-    fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
-    return json.dumps({"kind": KIND_NAMES[record.KIND], **_jsonable(fields)}, ensure_ascii=False)
+    """Every field of the record by name; enums by lower-case name, bytes per ``_jsonable``.
+
+    ``kind`` is always the record kind; a field of the same name (a note's own kind) is written
+    as ``<record kind>_kind`` (``note_kind``), so neither hides the other.
+    """
+    name = KIND_NAMES[record.KIND]
+    fields = {
+        (f"{name}_kind" if f.name == "kind" else f.name): getattr(record, f.name)
+        for f in dataclasses.fields(record)
+    }
+    return json.dumps({"kind": name, **_jsonable(fields)}, ensure_ascii=False)
 
 
 def _jsonable(value: Any) -> Any:

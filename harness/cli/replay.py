@@ -7,6 +7,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,29 @@ import click
 import trio
 
 from harness.core.durations import format_duration, parse_duration
-from harness.core.profile import learn_from_recording
-from harness.core.protocol import Plan
+from harness.core.profile import DEFAULT_PROFILE, learn_from_recording
+from harness.core.protocol import (
+    ECHO_CHANNELS,
+    PLAN_CHANNELS,
+    Channel,
+    Plan,
+    Scope,
+    Subscribe,
+    Topic,
+    encode_command,
+)
 from harness.core.recording import read_recording
-from harness.core.schedule import Feed, ReplayOptions
+from harness.core.schedule import Feed, FeedFrame, ReplayOptions
 from harness.errors import UsageError
 from harness.recordings import default_recording_path
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.mock import MockServer, open_mock_server
 
 DEFAULT_PORT = 8765
+PORT_ENVVAR = "HARNESS_PORT"
+"""``--port`` from the environment, e.g. ``HARNESS_PORT=0`` where 8765 may be taken."""
 DEMO_TOKEN = "demo"
+TOKEN_PLACEHOLDER = "<token from /v1/ws/new>"
 STATUS_INTERVAL_TTY_S = 0.25
 STATUS_INTERVAL_PLAIN_S = 10.0
 
@@ -54,58 +67,100 @@ def _seconds_to_ns(text: str | None) -> int | None:
     return None if text is None else round(parse_duration(text) * 1e9)
 
 
+class _PlanChoice(click.Choice[str]):
+    """Plan names in capitals, as the docs write them; typing them in any case still works."""
+
+    def normalize_choice(self, choice: object, ctx: click.Context | None) -> str:
+        return str(choice).upper()
+
+
+def _short_duration(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds % 60 == 0 else f"{seconds:g}s"
+
+
 @click.command("replay")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option(
-    "--speed", default="1", show_default=True, help="Time factor (10 = ten times faster) or 'max'."
+    "--speed",
+    metavar="N|max",
+    default="1",
+    show_default=True,
+    help="Time factor (10 = ten times faster), or 'max': as fast as each client reads.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host", metavar="H", default="127.0.0.1", show_default=True, help="Address to listen on."
+)
 @click.option(
     "--port",
+    metavar="P",
     default=DEFAULT_PORT,
     show_default=True,
+    envvar=PORT_ENVVAR,
+    show_envvar=True,
     type=click.IntRange(0, 65535),
-    help="Port (0: any free port).",
+    help="Port to listen on (0: any free port; read it from the banner or --ready-file).",
 )
 @click.option(
     "--ttl",
-    default=None,
-    help="WebSocket token lifetime (e.g. 25m, 90s); wall clock, not scaled by --speed.",
+    metavar="D",
+    default=_short_duration(DEFAULT_PROFILE.token_ttl_s),
+    show_default=True,
+    help="WebSocket token lifetime; wall clock, not scaled by --speed.",
 )
 @click.option(
     "--plan",
-    type=click.Choice([p.value for p in Plan], case_sensitive=False),
-    default=None,
-    help="Plan of every API token (default MEGA).",
+    type=_PlanChoice([p.value for p in Plan]),
+    default=DEFAULT_PROFILE.default_plan.value,
+    show_default=True,
+    help="Plan of every API token: its channels, and whether /v1/ws/new is allowed.",
 )
 @click.option(
-    "--api-token", default=None, help="Accept only this API token (default: any non-empty token)."
+    "--api-token",
+    metavar="T",
+    default=None,
+    help="Accept only this API token.  [default: any non-empty token]",
 )
-@click.option("--loop", is_flag=True, help="Start again at the end of the recording.")
-@click.option("--start-at", default=None, help="Skip this far into the recording (e.g. 45m).")
-@click.option("--max-gap", default=None, help="Compress lulls longer than this (e.g. 5s).")
+@click.option("--loop", is_flag=True, help="Start again from --start-at at the end.")
+@click.option("--start-at", metavar="D", default="0s", show_default=True, help="Skip this far in.")
+@click.option(
+    "--max-gap",
+    metavar="D",
+    default=None,
+    help="Cut every lull longer than D to D (recording time; not with --speed max).",
+)
 @click.option("--broadcast", is_flag=True, help="One shared timeline for every token.")
 @click.option("--rebase-time", is_flag=True, help="Rewrite each frame's ts to the time it is sent.")
 @click.option("--tls", is_flag=True, help="Serve https:// and wss:// with a throwaway CA.")
 @click.option(
     "--ready-file",
+    metavar="F",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the connection details as JSON once listening.",
+    help="Write the connection details as JSON once listening; removed on exit.",
 )
 @click.option("--quiet", is_flag=True, help="No status line.")
 def replay_command(file: Path | None, **options: Any) -> None:
     """Replay FILE (default: the bundled synthetic recording) to any client.
 
     The mock server answers the REST token endpoints and the WebSocket exactly like the real
-    service; point your client's API base URL at the printed address.
+    service; point your client's API base URL at the printed address.  Durations (D) take
+    90s, 25m, 2h, 1h30m or plain seconds.
     """
+    ready_file: Path | None = options["ready_file"]
+    if ready_file is not None:
+        _check_ready_folder(ready_file)
+    if options["max_gap"] is not None and options["speed"].strip().lower() == "max":
+        raise UsageError("--max-gap has no effect with --speed max (nothing waits); drop one")
     loaded = _load(file, options)
     try:
         trio.run(_serve, loaded, options)
     except OSError as exc:
+        hint = "; --port 0 (or HARNESS_PORT=0) picks a free port" if options["port"] else ""
         raise UsageError(
-            f"cannot listen on {options['host']}:{options['port']}: {exc.strerror or exc}"
+            f"cannot listen on {options['host']}:{options['port']}: {exc.strerror or exc}{hint}"
         ) from None
+    finally:
+        if ready_file is not None:
+            _remove_ready_file(ready_file)
 
 
 def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
@@ -124,12 +179,11 @@ def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
         loop=options["loop"],
         rebase_time=options["rebase_time"],
     )
-    ttl = options["ttl"]
     config = ServerConfig(
         host=options["host"],
         port=options["port"],
-        ttl_s=parse_duration(ttl) if ttl is not None else None,
-        plan=Plan(options["plan"].upper()) if options["plan"] else None,
+        ttl_s=parse_duration(options["ttl"]),
+        plan=Plan(options["plan"]),
         api_token=options["api_token"],
         tls=options["tls"],
         profile=learn_from_recording(records),
@@ -143,7 +197,7 @@ async def _serve(loaded: _Loaded, options: dict[str, Any]) -> None:
     """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_mock_server(loaded.feed, loaded.config) as server:
-            details = connection_details(server, options["api_token"])
+            details = connection_details(server, loaded)
             _print_banner(loaded, details)
             if options["ready_file"] is not None:
                 _write_ready_file(options["ready_file"], details)
@@ -156,45 +210,148 @@ async def _serve(loaded: _Loaded, options: dict[str, Any]) -> None:
     click.echo("\nharness replay: stopped", err=True)
 
 
-def connection_details(server: MockServer, api_token: str | None) -> dict[str, Any]:
-    """What a client needs: URLs, a token to use, a ready-to-paste ``curl``, the CA file."""
-    token = api_token or DEMO_TOKEN
+def connection_details(server: MockServer, loaded: _Loaded) -> dict[str, Any]:
+    """What a client needs: URLs, a token to use, the plan and its limits, what to send.
+
+    ``ws_url`` is the bare WebSocket address (kept for scripts); connecting needs the token that
+    ``/v1/ws/new`` returns, as in ``ws_url_template``.  A plan without WebSocket (BASIC) gets no
+    ``curl``, template or subscribe command: the mock refuses ``/v1/ws/new`` as the service does.
+    """
+    config = loaded.config
+    token = config.api_token or DEMO_TOKEN
     url = f"{server.base_url}/v1/ws/new/?t={token}"
     curl = ["curl", "--cacert", str(server.ca_path), url] if server.ca_path else ["curl", url]
+    plan = config.effective_plan
+    channels = [channel.value for channel in Channel if channel in PLAN_CHANNELS[plan]]
+    subscribe = _suggested_subscription(loaded.feed, plan)
     return {
         "base_url": server.base_url,
         "ws_url": server.ws_url,
         "api_token": token,
         "ws_new_url": url,
-        "curl": shlex.join(curl),
+        "curl": shlex.join(curl) if channels else None,
         "ca_file": str(server.ca_path) if server.ca_path else None,
         "pid": os.getpid(),
+        "port": server.port,
+        "ws_url_template": f"{server.ws_url}?token={TOKEN_PLACEHOLDER}" if channels else None,
+        "subscribe": encode_command(Subscribe(subscribe)) if subscribe else None,
+        "plan": plan.value,
+        "allowed_channels": channels,
+        "max_connections": config.effective_max_connections,
+        "max_subscribe_per_connection": config.effective_max_subscribe,
+        "ttl_s": config.effective_ttl_s,
     }
+
+
+def _suggested_subscription(feed: Feed, plan: Plan) -> Topic | None:
+    """A subscription that receives frames of this recording on this plan, MAIN first.
+
+    STATS and ODDS frames go only to the topic they were recorded under (section 12), so the
+    suggestion is that topic; the other channels are served to ``all``.
+    """
+    allowed = PLAN_CHANNELS[plan]
+    first: dict[Channel, FeedFrame] = {}
+    for frame in feed.frames:
+        channel = frame.info.channel
+        if channel in allowed and channel not in first:
+            first[channel] = frame
+    for channel in Channel:
+        if channel in first:
+            topic = first[channel].info.topic
+            if channel in ECHO_CHANNELS and topic is not None:
+                return topic
+            return Topic(channel, Scope.ALL)
+    fallback = next((channel for channel in Channel if channel in allowed), None)
+    return Topic(fallback, Scope.ALL) if fallback else None
+
+
+def _banner_lines(loaded: _Loaded, details: dict[str, Any]) -> list[str]:
+    config = loaded.config
+    any_token = "" if config.api_token else "   (any non-empty token is accepted)"
+    lines = [
+        f"  API base URL:  {details['base_url']}",
+        f"  API token:     {details['api_token']}{any_token}",
+        *_plan_lines(details),
+    ]
+    if details["curl"] is None:
+        refusal = config.profile.no_websocket_plan
+        lines.append(
+            f"  WebSocket:     none: plan {details['plan']} refuses /v1/ws/new"
+            f" ({refusal.http_status}, code {refusal.code}); use --plan PRO or higher"
+        )
+    else:
+        lines += [
+            f"  try:           {details['curl']}",
+            f'  WebSocket URL: {details["ws_url_template"]}   (the answer\'s "server")',
+            f"  then send:     {details['subscribe']}",
+        ]
+    if details["ca_file"]:
+        lines.append(f"  CA file:       {details['ca_file']}")
+    return lines
+
+
+def _plan_lines(details: dict[str, Any]) -> list[str]:
+    if not details["allowed_channels"]:
+        return [f"  plan:          {details['plan']} (no WebSocket)"]
+    return [
+        f"  plan:          {details['plan']}: {details['max_connections']} connections x"
+        f" {details['max_subscribe_per_connection']} subscriptions each,"
+        f" tokens last {_short_duration(details['ttl_s'])}",
+        f"  channels:      {', '.join(details['allowed_channels'])}",
+    ]
 
 
 def _print_banner(loaded: _Loaded, details: dict[str, Any]) -> None:
     feed, replay = loaded.feed, loaded.config.replay
     speed = "max" if replay.speed is None else f"{replay.speed:g}x"
-    any_token = "" if loaded.config.api_token else "   (any non-empty token is accepted)"
     lines = [
         f"harness replay: {loaded.path} ({len(feed.frames)} event frames,"
         f" {format_duration(feed.duration_ns / 1e9)}) at {speed}",
-        f"  API base URL:  {details['base_url']}",
-        f"  WebSocket URL: {details['ws_url']}",
-        f"  API token:     {details['api_token']}{any_token}",
-        f"  try:           {details['curl']}",
+        *_banner_lines(loaded, details),
+        "  Ctrl-C stops.",
     ]
-    if details["ca_file"]:
-        lines.append(f"  CA file:       {details['ca_file']}")
-    lines.append("  Ctrl-C stops.")
     click.echo("\n".join(lines))
     sys.stdout.flush()
 
 
+def _check_ready_folder(path: Path) -> None:
+    """Refuse a ready file that could not be written, before anything starts."""
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"--ready-file {path}: is a directory")
+    if not folder.is_dir():
+        raise UsageError(f"--ready-file {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--ready-file {path}: folder {folder} is not writable")
+
+
 def _write_ready_file(path: Path, details: dict[str, Any]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    """Write atomically (a temporary file in the same folder, then rename): a reader that sees
+    the file sees all of it."""
+    text = json.dumps(details, indent=2) + "\n"
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UsageError(f"--ready-file {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _remove_ready_file(path: Path) -> None:
+    """Remove the ready file on any exit, if it is still ours (its ``pid`` is this process)."""
+    try:
+        ours = json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid()
+    except (OSError, ValueError, AttributeError):
+        return
+    if ours:
+        path.unlink(missing_ok=True)
 
 
 def format_status(stats: ServerStats, feed: Feed) -> str:

@@ -19,6 +19,15 @@ FORMAT_VERSION = (1, 0)
 
 Headers: TypeAlias = tuple[tuple[str, str], ...]
 
+MAX_NESTING = 100
+"""Deepest nesting of lists and maps accepted in a header ``source`` or a note's ``data``.
+
+Readers walk these values recursively (``info``, ``cat --jsonl``, ``json.dumps``), and Python's
+recursion limit (about 1,000 frames) is shared by every level, so a value nested hundreds deep
+from a buggy or hostile writer would crash them.  A hundred levels is far beyond any real
+session description; a deeper value is a bad field, refused on write and on read.
+"""
+
 
 class Direction(enum.IntEnum):
     """Which way a WebSocket message travelled."""
@@ -79,6 +88,22 @@ def _map(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise RecordFieldError("expected a map with string keys")
     return value
+
+
+def _shallow_map(value: Any, name: str) -> dict[str, Any]:
+    """A string-keyed map nested at most :data:`MAX_NESTING` deep (checked without recursion)."""
+    mapping = _map(value)
+    level: list[Any] = [mapping]
+    for _ in range(MAX_NESTING):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list | tuple)
+        ]
+        if not level:
+            return mapping
+    raise RecordFieldError(f"{name} is nested deeper than {MAX_NESTING} levels")
 
 
 def _headers(value: Any) -> Headers:
@@ -146,7 +171,7 @@ class Header:
             created_at=_str(values[2]),
             tool=_str(values[3]),
             tool_version=_str(values[4]),
-            source=_map(values[5]),
+            source=_shallow_map(values[5], "source"),
             redacted=_bool(values[6]),
         )
 
@@ -322,7 +347,7 @@ class Note:
             t_ns=_int(values[0]),
             kind=_str(values[1]),
             message=_str(values[2]),
-            data=_map(values[3]),
+            data=_shallow_map(values[3], "data"),
         )
 
 

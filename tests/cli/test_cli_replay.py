@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -149,4 +151,167 @@ def test_port_in_use_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "--port 0 (or HARNESS_PORT=0) picks a free port" in err
+    assert err.count("\n") == 1
+
+
+def test_banner_says_what_to_send_and_the_plan_and_the_pasted_subscribe_works(
+    tmp_path: Path,
+) -> None:
+    from websockets.sync.client import connect
+
+    # Given a replay on the default plan
+    process, details = _start_replay(tmp_path, "--quiet")
+    try:
+        # When a client follows the banner: token call, then the URL it returns, then the command
+        with urllib.request.urlopen(details["ws_new_url"], timeout=10) as response:
+            server = json.load(response)["result"][0]["server"]
+        with connect(server, open_timeout=10) as websocket:
+            websocket.send(details["subscribe"])
+            reply = json.loads(websocket.recv(timeout=10))
+    finally:
+        code, out, _ = _stop(process)
+    # Then the subscription is accepted, and the banner showed each step and the plan's limits
+    assert reply["type"] == "subscribed"
+    assert code == 0
+    assert f"WebSocket URL: {details['ws_url']}?token=<token from /v1/ws/new>" in out
+    assert f"then send:     {details['subscribe']}" in out
+    assert details["subscribe"] == '{"action":"subscribe","channel":"MAIN","scope":"all"}'
+    assert "plan:          MEGA: 2 connections x 2 subscriptions each, tokens last 25m" in out
+    assert "channels:      MAIN, MAIN_REALTIME, STATS, ODDS, STATS_REALTIME, ODDS_REALTIME" in out
+    assert details["ws_url_template"] == f"{details['ws_url']}?token=<token from /v1/ws/new>"
+    assert (details["plan"], details["max_connections"], details["ttl_s"]) == ("MEGA", 2, 1500)
+
+
+def test_plan_basic_prints_no_curl_it_would_refuse(tmp_path: Path) -> None:
+    process, details = _start_replay(tmp_path, "--plan", "basic", "--quiet")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(details["ws_new_url"], timeout=10)
+    finally:
+        code, out, _ = _stop(process)
+    assert refused.value.code == 401
+    assert code == 0
+    assert "curl" not in out
+    assert "refuses /v1/ws/new (401, code 4)" in out
+    assert "plan:          BASIC (no WebSocket)" in out
+    assert (details["curl"], details["subscribe"], details["allowed_channels"]) == (None, None, [])
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="POSIX signals")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_ready_file_is_removed_on_exit(tmp_path: Path, stop: signal.Signals) -> None:
+    process, details = _start_replay(tmp_path, "--quiet")
+    assert details["pid"] == process.pid
+    process.send_signal(stop)
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_ready_file_is_removed_when_the_run_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import replay
+
+    ready = tmp_path / "ready.json"
+
+    async def broken_status(*_: object) -> None:
+        assert ready.exists()  # written before the failure
+        raise RuntimeError("status display broke")
+
+    monkeypatch.setattr(replay, "_show_status", broken_status)
+    with pytest.raises(BaseException, match="status display broke"):
+        main(["replay", _empty_recording(tmp_path), "--port", "0", "--ready-file", str(ready)])
+    assert not ready.exists()
+
+
+def test_a_ready_file_in_a_missing_folder_is_named_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready = tmp_path / "nowhere" / "ready.json"
+    assert main(["replay", "--port", "0", "--ready-file", str(ready)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"harness: error: --ready-file {ready}: folder {ready.parent} does not exist\n")
+
+
+def test_the_ready_file_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.cli import replay
+
+    target = tmp_path / "ready.json"
+    seen: list[tuple[bool, str]] = []
+    real_replace = os.replace
+
+    def watching_replace(source: str, destination: Path) -> None:
+        seen.append((target.exists(), Path(source).read_text(encoding="utf-8")))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", watching_replace)
+    replay._write_ready_file(target, {"base_url": "http://127.0.0.1:1", "pid": 1})
+    assert seen == [(False, target.read_text(encoding="utf-8"))]
+    assert json.loads(target.read_text(encoding="utf-8"))["pid"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ready.json"]
+
+
+def test_options_that_make_no_sense_together_are_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # (--port 0 and --start-at past the end: a regression exits at once, on no fixed port)
+    argv = ["replay", "--speed", "max", "--max-gap", "5s", "--port", "0", "--start-at", "999h"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--max-gap has no effect with --speed max" in err
+    assert err.count("\n") == 1
+
+
+def test_help_shows_metavars_defaults_plans_and_the_port_variable(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["replay", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in [
+        "--speed N|max",
+        "[default: 1]",
+        "--ttl D",
+        "[default: 25m]",
+        "--start-at D",
+        "--max-gap D",
+        "--plan [BASIC|PRO|ULTRA|MEGA]",
+        "[default: MEGA]",
+        "env var: HARNESS_PORT",
+        "--ready-file F",
+    ]:
+        assert expected in text
+
+
+def test_the_port_comes_from_harness_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HARNESS_PORT", "70000")
+    assert main(["replay", _empty_recording(tmp_path), "--start-at", "999h"]) == 2
+    err = capsys.readouterr().err
+    assert "'--port'" in err
+    assert "70000" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["replay", "--port", "abc"], "Invalid value for '--port'"),
+        (["replay", "--plan", "gold"], "'gold' is not one of 'BASIC', 'PRO', 'ULTRA', 'MEGA'"),
+        (["replay", "--nope"], "No such option '--nope'"),
+        (["cat"], "Missing argument 'FILE'"),
+        (["info", "a", "b"], "unexpected extra argument"),
+    ],
+)
+def test_click_usage_errors_are_one_line_too(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harness: error: ")
+    assert message in err
+    assert f"(see 'harness {argv[0]} --help')" in err
     assert err.count("\n") == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.core.recording import MAGIC, open_writer
+from harness.core.recording import MAGIC, open_writer, read_recording
 from harness.core.records import (
     Direction,
     Header,
@@ -21,6 +21,8 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
+from harness.core.schedule import Feed
+from harness.recordings import default_recording_path
 
 HEADER = Header(
     "2024-01-15T10:00:00+00:00",
@@ -83,10 +85,11 @@ def test_info_reports_the_whole_session(
         "connections 1 opened, 1 refused, 1 closed",
         "#1 opened, closed 4001 'token expired' by server",
         "#2 refused 429 (too many connections), never closed",
-        "frames 1 sent, 5 received",
+        "frames 1 sent, 5 received; 2 distinct event frames (as replay serves them)",
+        "recorded distinct",
         "-> subscribe 1",
-        "<- MAIN goal 2",
-        "<- STATS stats_update 1",
+        "<- MAIN goal 2 1",
+        "<- STATS stats_update 1 1",
         "<- reply subscribed 1",
         "<- reply (binary) 1",
         "tail whole file",
@@ -124,6 +127,13 @@ def test_cat_jsonl_has_every_field(recording: Path, capsys: pytest.CaptureFixtur
         "direction": "server_to_client",
         "payload": GOAL.decode(),
         "is_text": True,
+    }
+    assert objects[12] == {
+        "kind": "note",
+        "t_ns": 8500,
+        "note_kind": "renewal",
+        "message": "renewed\nat 8.5 us",
+        "data": {"ttl": 1500},
     }
     binary = objects[9]["payload"]
     assert base64.b64decode(binary["base64"]) == b"\x00\xff"
@@ -200,3 +210,16 @@ def test_a_newer_major_version_is_refused_clearly(
     code, _, err = run(capsys, "info", str(path))
     assert code == 1
     assert "made by a newer harness: format 2.3, this reader knows 1.x" in err
+
+
+def test_info_counts_distinct_frames_as_replay_serves_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the bundled recording: 6 matches, each kick-off received on several connections
+    code, out, _ = run(capsys, "info", str(default_recording_path()))
+    assert code == 0
+    rows = {" ".join(line.split()[:3]): line.split()[3:] for line in out.splitlines()}
+    # Then info shows the per-connection count beside the distinct frames replay sends
+    assert rows["<- MAIN match_start"] == ["9", "6"]
+    feed = Feed.from_records(read_recording(default_recording_path())[1])
+    assert f"; {len(feed.frames):,} distinct event frames (as replay serves them)" in out
