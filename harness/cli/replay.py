@@ -15,6 +15,7 @@ from typing import Any
 import click
 import trio
 
+from harness.cli._options import PORT
 from harness.core.durations import format_duration, parse_duration
 from harness.core.profile import DEFAULT_PROFILE, learn_from_recording
 from harness.core.protocol import (
@@ -97,7 +98,7 @@ def _short_duration(seconds: float) -> str:
     show_default=True,
     envvar=PORT_ENVVAR,
     show_envvar=True,
-    type=click.IntRange(0, 65535),
+    type=PORT,
     help="Port to listen on (0: any free port; read it from the banner or --ready-file).",
 )
 @click.option(
