@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import string
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given
@@ -24,6 +24,7 @@ from harness.core.records import (
 )
 from harness.core.redact import MIN_SECRET_LENGTH, Redactor, is_placeholder, secret_forms
 from harness.errors import UsageError
+from tests.spellings import spellings
 
 API = "api-secret-0123456789"
 WS = "wstoken/with+odd=chars"
@@ -166,35 +167,6 @@ def test_secret_never_survives_in_any_spelling(secret: str, pieces: list[str]) -
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_.~+/="
 tokens = st.text(alphabet=TOKEN_ALPHABET, min_size=MIN_SECRET_LENGTH, max_size=48)
-
-
-def json_u_escaped(token: str, escape: list[bool], upper: list[bool]) -> str:
-    """``token`` with the chosen characters as ``\\u00XX`` (upper or lower hex)."""
-    out = []
-    for char, esc, up in zip(token, escape, upper, strict=False):
-        hex_code = f"{ord(char):04x}"
-        out.append(f"\\u{hex_code.upper() if up else hex_code}" if esc else char)
-    return "".join(out) + token[len(out) :]
-
-
-def spellings(token: str, escape: list[bool], upper: list[bool]) -> list[str]:
-    raw = token.encode()
-    b64, b64url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
-    return [
-        token,
-        token.upper(),
-        quote(token, safe=""),
-        quote(token, safe="").lower(),
-        quote_plus(token),
-        quote(quote(token, safe=""), safe=""),
-        json.dumps(token)[1:-1],
-        json.dumps(token)[1:-1].replace("/", "\\/"),
-        json_u_escaped(token, escape, upper),
-        b64,
-        b64.rstrip("="),
-        b64url,
-        b64url.rstrip("="),
-    ]
 
 
 @given(

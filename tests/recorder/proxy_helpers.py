@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import socket
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import trio
 
@@ -17,6 +14,7 @@ from harness.core.recording import open_writer
 from harness.core.redact import Redactor
 from harness.recorder.proxy import ProxyOptions, ProxyRecorder
 from harness.recorder.tee import Tee
+from tests.spellings import spellings
 
 from .conftest import API_TOKEN, new_header
 
@@ -67,27 +65,7 @@ def status_and_body(response: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-def token_spellings(token: str) -> list[str]:
-    """The spellings an upstream may echo a token in (raw, cases, URL, JSON, base64)."""
-    raw = token.encode()
-    b64, b64url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
-    return [
-        token,
-        token.upper(),
-        quote(token, safe=""),
-        quote(token, safe="").lower(),
-        quote_plus(token),
-        quote(quote(token, safe=""), safe=""),
-        json.dumps(token)[1:-1].replace("/", "\\/"),
-        "".join(f"\\u{ord(c):04x}" for c in token),
-        "".join(f"\\u{ord(c):04X}" for c in token),
-        b64,
-        b64.rstrip("="),
-        b64url.rstrip("="),
-    ]
-
-
 def assert_no_spelling(data: bytes, token: str) -> None:
-    for form in token_spellings(token):
+    for form in spellings(token):
         assert form.encode() not in data, f"{form!r} reached the client"
     assert Redactor([token]).scrub_bytes(data) is data, "a spelling of the token reached the client"

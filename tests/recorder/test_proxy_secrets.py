@@ -23,11 +23,12 @@ from trio_websocket import (
 
 from harness.core.records import HttpExchange
 from harness.server import ServerConfig, open_mock_server
+from tests.spellings import spellings
 
 from .conftest import API_TOKEN, read_records
-from .proxy_helpers import assert_no_spelling, raw_exchange, running_proxy, token_spellings
+from .proxy_helpers import assert_no_spelling, raw_exchange, running_proxy
 
-ECHO = " ".join(token_spellings(API_TOKEN))
+ECHO = " ".join(spellings(API_TOKEN))
 UPSTREAM_WS_TOKEN = "upstream-ws-token-4242"
 
 
@@ -47,8 +48,8 @@ async def _echo_http(ws_url: str, stream: trio.SocketStream) -> None:
     body = json.dumps({"status": 200, "errors": [], "pagination": [], "result": [item]}).encode()
     headers = [
         ("content-type", f"application/json; x={API_TOKEN}"),
-        ("x-rate-limit-limit", token_spellings(API_TOKEN)[3]),
-        ("retry-after", token_spellings(API_TOKEN)[-1]),
+        ("x-rate-limit-limit", spellings(API_TOKEN)[3]),
+        ("retry-after", spellings(API_TOKEN)[-1]),
         ("content-length", str(len(body))),
     ]
     out = parser.send(h11.Response(status_code=200, headers=headers)) or b""
@@ -63,10 +64,10 @@ async def _echo_ws(request: WebSocketRequest) -> None:
         await request.reject(401, body=ECHO.encode())
         return
     ws = await request.accept()
-    for form in token_spellings(API_TOKEN):
+    for form in spellings(API_TOKEN):
         await ws.send_message(json.dumps({"type": "goal", "echo": form}))
     await ws.send_message(ECHO.encode())
-    await ws.aclose(4000, f"bye {API_TOKEN} {token_spellings(API_TOKEN)[-1]}")
+    await ws.aclose(4000, f"bye {API_TOKEN} {spellings(API_TOKEN)[-1]}")
 
 
 async def read_until_closed(ws: WebSocketConnection) -> tuple[list[bytes], CloseReason | None]:
@@ -102,7 +103,7 @@ async def test_an_echoing_upstream_never_gets_the_token_to_the_client(tmp_path: 
             assert reason is not None
             assert reason.code == 4000
             received.append((reason.reason or "").encode())
-            assert len(received) == len(token_spellings(API_TOKEN)) + 2
+            assert len(received) == len(spellings(API_TOKEN)) + 2
             for data in received:
                 assert_no_spelling(data, API_TOKEN)
             assert b"<API_TOKEN>" in received[0]
