@@ -9,6 +9,7 @@ value reads like ``docs/protocol.md``.  Every default text here is data that
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.core.protocol import Topic
+
+
+# --- wire JSON ------------------------------------------------------------------------------
+
+
+def compact_json_text(value: Any) -> str:
+    """Compact JSON as the service writes it (``JSON.stringify`` style: no spaces, UTF-8 kept).
+
+    The one encoder of everything the harness itself says on the wire or writes as a frame.
+    """
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: Any) -> bytes:
+    """:func:`compact_json_text` as UTF-8 bytes."""
+    return compact_json_text(value).encode()
 
 
 # --- REST (sections 2.3, 2.4, 4) ------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any, TypeAlias
 from harness.core.envelopes import (
     DEFAULT_ERROR_MESSAGES,
     ErrorCode,
+    compact_json_text,
     envelope,
     error_envelope,
     format_expires_at,
@@ -302,7 +303,7 @@ def _json_kind(value: Any) -> str:
 def encode_command(cmd: Command) -> str:
     """Compact JSON in form (A), the form of the current docs (section 6.1)."""
     if isinstance(cmd, Ping):
-        return json.dumps({"action": "ping"}, separators=(",", ":"))
+        return compact_json_text({"action": "ping"})
     action = "subscribe" if isinstance(cmd, Subscribe) else "unsubscribe"
     body: dict[str, Any] = {
         "action": action,
@@ -311,7 +312,7 @@ def encode_command(cmd: Command) -> str:
     }
     if cmd.topic.id is not None:
         body["id"] = cmd.topic.id
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return compact_json_text(body)
 
 
 # --- server -> client frames (section 7) ----------------------------------------------------
@@ -411,17 +412,32 @@ def _id_or_none(value: Any) -> str | None:
 
 
 def topic_matches(topic: Topic, info: FrameInfo) -> bool:
-    """Section 12 "Replay routing": does a subscription to ``topic`` receive this event frame?
+    """Section 12 "Replay routing": does a subscription to ``topic`` receive this event frame?"""
+    return info.is_event and topic_receives(
+        topic, info.channel, echoed=info.topic, match_id=info.match_id, league_id=info.league_id
+    )
+
+
+def topic_receives(
+    topic: Topic,
+    channel: Channel | None,
+    *,
+    echoed: Topic | None,
+    match_id: str | None,
+    league_id: str | None,
+) -> bool:
+    """The routing rule itself (section 12), for replayed and simulated frames alike.
 
     MAIN and the realtime channels: same channel and scope ``all``, or ``match``/``league`` equal to
-    the frame's ``matchId``/``leagueId``.  STATS and ODDS frames echo a subscription and go only to
-    exactly that topic (a ``batch_update`` with scope ``all`` goes to ``CHANNEL:all``).
+    the frame's ``matchId``/``leagueId``.  STATS and ODDS frames echo a subscription (``echoed``)
+    and go only to exactly that topic (a ``batch_update`` with scope ``all`` goes to
+    ``CHANNEL:all``).
     """
-    if not info.is_event or info.channel is not topic.channel:
+    if channel is not topic.channel:
         return False
     if topic.channel in ECHO_CHANNELS:
-        return info.topic == topic
+        return echoed == topic
     if topic.scope is Scope.ALL:
         return True
-    wanted = info.match_id if topic.scope is Scope.MATCH else info.league_id
+    wanted = match_id if topic.scope is Scope.MATCH else league_id
     return wanted is not None and wanted == topic.id

@@ -33,6 +33,7 @@ from harness.core.envelopes import (
     TOKEN_SUSPENDED,
     WRONG_PARAM,
     RestError,
+    compact_json,
     envelope,
     token_status_result,
     ws_token_result,
@@ -250,7 +251,7 @@ def _cors_headers() -> Headers:
 
 
 def _respond(status: int, body: dict[str, Any], extra: Headers) -> RestResponse:
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    data = compact_json(body)
     headers = (("Content-Type", "application/json; charset=utf-8"), *_cors_headers(), *extra)
     return RestResponse(status, headers, data)
 

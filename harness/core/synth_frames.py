@@ -10,11 +10,11 @@ compact, UTF-8, keys in the documented order.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.core.envelopes import compact_json
 from harness.core.protocol import Channel, Scope, Topic
 from harness.core.synth_match import Fixture, MainEvent, Team
 
@@ -23,11 +23,6 @@ SNAPSHOT_CHANNEL = {"stats": Channel.STATS, "odds": Channel.ODDS}
 SNAPSHOT_EVENT = {"stats": "stats_update", "odds": "odds_update"}
 REALTIME_EVENT = {"stats": "stats_update_realtime", "odds": "odds_update_realtime"}
 _CHANGED_KEY = {"stats": ("changedStats", "stat"), "odds": ("changedOdds", "market")}
-
-
-def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as the service sends it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def iso_utc(epoch_ms: int) -> str:
@@ -48,7 +43,7 @@ def main_frame(
     if event.name == "match_start":
         data = _match_start_data(fixture, realtime, epoch_ms + fixture.kickoff_ns // 1_000_000)
     channel = Channel.MAIN_REALTIME if realtime else Channel.MAIN
-    return dumps(
+    return compact_json(
         {
             "type": event.name,
             "channel": str(channel),
@@ -101,7 +96,7 @@ def batch_frame(
 def _echo_frame(
     kind: str, topic: Topic, event_type: str, event_id: str, ts_ms: int, data: Any
 ) -> bytes:
-    return dumps(
+    return compact_json(
         {
             "type": "event",
             "channel": str(SNAPSHOT_CHANNEL[kind]),
@@ -120,7 +115,7 @@ def delta_frame(
 ) -> bytes:
     """A STATS_REALTIME/ODDS_REALTIME update holding only the changed values."""
     list_key, name_key = _CHANGED_KEY[kind]
-    return dumps(
+    return compact_json(
         {
             "type": REALTIME_EVENT[kind],
             "channel": str(REALTIME_CHANNEL[kind]),

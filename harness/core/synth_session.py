@@ -18,8 +18,21 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.core.envelopes import envelope, pong_reply, subscribed_reply, ws_token_result
-from harness.core.protocol import ECHO_CHANNELS, Channel, Ping, Plan, Scope, Subscribe, Topic
+from harness.core.envelopes import (
+    compact_json,
+    envelope,
+    pong_reply,
+    subscribed_reply,
+    ws_token_result,
+)
+from harness.core.protocol import (
+    Channel,
+    Ping,
+    Plan,
+    Subscribe,
+    Topic,
+    topic_receives,
+)
 from harness.core.protocol import encode_command as _encode
 from harness.core.records import (
     Direction,
@@ -31,7 +44,6 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
-from harness.core.synth_frames import dumps
 from harness.core.synth_match import MINUTE_NS, NS_PER_S
 
 API_BASE = "https://api.soccerfootball.info"
@@ -68,14 +80,13 @@ class Emission:
 
 
 def _wants(topic: Topic, emission: Emission) -> bool:
-    if emission.channel is not topic.channel:
-        return False
-    if topic.channel in ECHO_CHANNELS:
-        return emission.topic == topic
-    if topic.scope is Scope.ALL:
-        return True
-    wanted = emission.match_id if topic.scope is Scope.MATCH else emission.league_id
-    return wanted == topic.id
+    return topic_receives(
+        topic,
+        emission.channel,
+        echoed=emission.topic,
+        match_id=emission.match_id,
+        league_id=emission.league_id,
+    )
 
 
 class SessionBuilder:
@@ -124,7 +135,7 @@ class SessionBuilder:
                 self.add(self._client(sent, conn_id, _encode(Subscribe(topic))))
                 live = sent + self.rng.randint(15, 40) * MS
                 self._since[(conn_id, topic)] = live
-                self.emit(Emission(live, dumps(subscribed_reply(topic)), conn_id=conn_id))
+                self.emit(Emission(live, compact_json(subscribed_reply(topic)), conn_id=conn_id))
                 last = max(last, live)
             self._pings(conn_id, opened)
         renewal = RENEW_EVERY_NS
@@ -141,7 +152,7 @@ class SessionBuilder:
         while t < self.end_ns - NS_PER_S:
             self.add(self._client(t, conn_id, _encode(Ping())))
             answered = t + self.rng.randint(10, 30) * MS
-            pong = dumps(pong_reply(self.ts_ms(answered)))
+            pong = compact_json(pong_reply(self.ts_ms(answered)))
             self.emit(Emission(answered, pong, conn_id=conn_id))
             t += PING_EVERY_NS
 
@@ -169,7 +180,7 @@ class SessionBuilder:
             ("x-rate-limit-reset", str(reset)),
         )
         url = f"{API_BASE}/v1/ws/{endpoint}/?t={API_TOKEN}"
-        body = dumps(envelope(200, [result]))
+        body = compact_json(envelope(200, [result]))
         self.add(
             HttpExchange(
                 t_ns,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import math
 import ssl
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
-from harness.core.envelopes import MISSING_PARAM, WRONG_PARAM
+from harness.core.envelopes import MISSING_PARAM, WRONG_PARAM, compact_json
 from harness.core.protocol import classify_frame, error_envelope
 from harness.core.records import Direction, HttpExchange, Initiator, WsClose, WsOpen
 from harness.core.redact import API_PLACEHOLDER
@@ -407,4 +406,4 @@ def _code_reason(closed: ConnectionClosed) -> tuple[int | None, str]:
 
 
 def _json_bytes(document: object) -> bytes:
-    return json.dumps(document).encode()
+    return compact_json(document)

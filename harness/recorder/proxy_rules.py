@@ -15,6 +15,7 @@ import string
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from harness.core.envelopes import compact_json
 from harness.core.redact import SpellingMatcher
 
 HOP_BY_HOP = frozenset(
@@ -111,6 +112,8 @@ class TokenMap:
 def rewrite_token_body(body: bytes, tokens: TokenMap, *, ws_base: str) -> bytes:
     """Swap upstream WS tokens for local ones and point ``server`` at the proxy.
 
+    The client sees the service's own bytes (key order, spacing, escapes) with only those JSON
+    strings replaced; an answer whose strings cannot be found verbatim is re-encoded compactly.
     Answers that are not JSON token envelopes pass unchanged.
     """
     try:
@@ -120,7 +123,7 @@ def rewrite_token_body(body: bytes, tokens: TokenMap, *, ws_base: str) -> bytes:
     results = document.get("result") if isinstance(document, dict) else None
     if not isinstance(results, list):
         return body
-    changed = False
+    swaps: list[tuple[str, str]] = []
     for item in results:
         token = item.get("token") if isinstance(item, dict) else None
         if not isinstance(token, str):
@@ -128,11 +131,37 @@ def rewrite_token_body(body: bytes, tokens: TokenMap, *, ws_base: str) -> bytes:
         assert isinstance(item, dict)
         server = item.get("server")
         local = tokens.local_for(token, server if isinstance(server, str) else None)
-        item["token"] = local
-        if "server" in item:
+        if isinstance(server, str):
             item["server"] = f"{ws_base}/?token={local}"
-        changed = True
-    return json.dumps(document).encode() if changed else body
+            swaps.append((server, item["server"]))
+        item["token"] = local
+        swaps.append((token, local))
+    if not swaps:
+        return body
+    return _swap_strings(body, swaps) or compact_json(document)
+
+
+def _swap_strings(body: bytes, swaps: list[tuple[str, str]]) -> bytes | None:
+    """``body`` with each JSON string ``old`` replaced by ``new``, or None if one is not found."""
+    for old, new in swaps:
+        for encoded in _json_spellings(old):
+            if encoded in body:
+                slashed = encoded != compact_json(old)
+                body = body.replace(encoded, _json_string(new, escape_slash=slashed))
+                break
+        else:
+            return None
+    return body
+
+
+def _json_spellings(value: str) -> tuple[bytes, bytes]:
+    """A string as JSON encoders write it: plain, and with ``/`` escaped (PHP's default)."""
+    return compact_json(value), _json_string(value, escape_slash=True)
+
+
+def _json_string(value: str, *, escape_slash: bool) -> bytes:
+    encoded = compact_json(value)
+    return encoded.replace(b"/", b"\\/") if escape_slash else encoded
 
 
 def local_token_of(target: str) -> str | None:

@@ -37,9 +37,10 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, TextMessage
 from wsproto.utilities import LocalProtocolError
 
+from harness.core.envelopes import compact_json
 from harness.core.protocol import FrameInfo, Topic
 from harness.core.session import WsSession
-from harness.server.frames import encode_json, text_frame
+from harness.server.frames import text_frame
 from harness.server.journal import Journal, shorten
 
 HIGH_WATER = 256 * 1024
@@ -125,7 +126,7 @@ class WsConnection:
             self.enqueue(wire)
 
     def send_reply(self, reply: dict[str, Any]) -> None:
-        body = encode_json(reply)
+        body = compact_json(reply)
         self.host.journal.add("ws_out", shorten(body), self.id)
         self.enqueue(text_frame(body))
 

@@ -9,9 +9,10 @@ change connection state (close) go through wsproto instead.
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
+
+from harness.core.envelopes import compact_json
 
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
@@ -37,11 +38,6 @@ def text_frame(payload: bytes | str) -> bytes:
     return data_frame(data)
 
 
-def encode_json(obj: Any) -> bytes:
-    """Compact JSON, as the service sends it (``JSON.stringify`` style), UTF-8."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def reply_frame(obj: Any) -> bytes:
     """A text frame holding ``obj`` as compact JSON (live replies: subscribed, pong, error)."""
-    return data_frame(encode_json(obj))
+    return data_frame(compact_json(obj))

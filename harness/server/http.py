@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import h11
 import trio
 
-from harness.core.envelopes import WRONG_PARAM
+from harness.core.envelopes import WRONG_PARAM, compact_json
 from harness.core.rest import RestResponse
 
 IDLE_TIMEOUT_S = 60.0
@@ -195,5 +194,5 @@ _KNOWN = frozenset(status.value for status in HTTPStatus)
 
 
 def _bad_request() -> RestResponse:
-    body = json.dumps(WRONG_PARAM.body("request"), separators=(",", ":")).encode()
+    body = compact_json(WRONG_PARAM.body("request"))
     return RestResponse(400, (("Content-Type", "application/json"),), body)

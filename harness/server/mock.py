@@ -21,7 +21,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection
 from wsproto.utilities import RemoteProtocolError
 
-from harness.core.envelopes import WRONG_PARAM
+from harness.core.envelopes import WRONG_PARAM, compact_json
 from harness.core.protocol import ECHO_CHANNELS, Topic, classify_frame
 from harness.core.rest import RestApi, RestResponse
 from harness.core.schedule import Feed, iter_schedule
@@ -30,7 +30,7 @@ from harness.core.tokens import ApiTokenState, TokenTable, WsToken
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.connection import WsConnection
 from harness.server.feed import PreparedFeed, Timeline
-from harness.server.frames import encode_json, text_frame
+from harness.server.frames import text_frame
 from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
 from harness.server.tls import ServerTls, throwaway_tls
@@ -94,7 +94,7 @@ class MockServer:
         An event frame goes to connections whose subscriptions match it (section 12 routing);
         anything else (a reply, an error, garbage) goes to every connection.  Returns how many
         connections it was queued for."""
-        data = encode_json(payload) if isinstance(payload, dict) else _as_bytes(payload)
+        data = compact_json(payload) if isinstance(payload, dict) else _as_bytes(payload)
         info = classify_frame(data)
         wire = text_frame(data)
         count = 0

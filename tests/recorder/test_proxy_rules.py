@@ -70,6 +70,20 @@ def test_renewal_without_server_keeps_the_same_local_token_and_server() -> None:
     assert tokens.upstream_server(first) == "wss://a/?token=UP"
 
 
+def test_token_answer_keeps_the_service_bytes_but_the_swapped_strings() -> None:
+    tokens = TokenMap()
+    body = (
+        b'{ "status" : 200, "result": [ {"token": "UP", "expires_at": "2024-01-01 00:00:00",'
+        b' "server": "wss:\\/\\/ws-eu\\/?token=UP", "note": "caf\\u00e9"} ] }'
+    )
+    rewritten = rewrite_token_body(body, tokens, ws_base="ws://p")
+    local = tokens.local_for("UP", None)
+    expected = body.replace(
+        b"wss:\\/\\/ws-eu\\/?token=UP", b"ws:\\/\\/p\\/?token=" + local.encode()
+    )
+    assert rewritten == expected.replace(b'"UP"', b'"' + local.encode() + b'"')
+
+
 def test_non_token_bodies_pass_unchanged() -> None:
     tokens = TokenMap()
     for body in (b"not json", b"[1,2]", b'{"result": [{"plan": "MEGA"}]}'):
