@@ -30,6 +30,7 @@ from harness.core.records import (
     Header,
     HttpExchange,
     Note,
+    NoteKind,
     Record,
     Summary,
     WsClose,
@@ -89,7 +90,7 @@ class _Inventory:
         elif isinstance(record, HttpExchange):
             self.renew_calls += _is_renew_call(record.url)
         elif isinstance(record, Note):
-            self.renewal_notes += record.kind == "renewal"
+            self.renewal_notes += record.kind == NoteKind.RENEWAL
         elif isinstance(record, Summary):
             self.summary = record
 

@@ -99,10 +99,23 @@ REST_ERRORS: tuple[RestError, ...] = (
 """The documented table in document order.  Code 7 appears twice: tell them apart by status."""
 
 
+EXPIRES_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""Section 4.1 ``expires_at`` / ``expire_date``: UTC without zone suffix."""
+
+
 def format_expires_at(epoch_seconds: float) -> str:
     """``YYYY-MM-DD HH:MM:SS`` in UTC without zone suffix (section 4.1); fractions are dropped."""
     moment = datetime.fromtimestamp(int(epoch_seconds // 1), tz=UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.strftime(EXPIRES_AT_FORMAT)
+
+
+def parse_expires_at(text: str) -> float | None:
+    """:func:`format_expires_at` read back as epoch seconds; None when malformed."""
+    try:
+        moment = datetime.strptime(text.strip(), EXPIRES_AT_FORMAT)
+    except (ValueError, AttributeError):
+        return None
+    return moment.replace(tzinfo=UTC).timestamp()
 
 
 def ws_token_result(

@@ -327,9 +327,29 @@ class WsClose:
         )
 
 
+class NoteKind(enum.StrEnum):
+    """The ``kind`` of every note this tool writes (``docs/recording-format.md``, "Note kinds").
+
+    A reader accepts any string: a newer writer may add kinds.
+    """
+
+    TOKEN = "token"
+    RENEWAL = "renewal"
+    RECONNECT = "reconnect"
+    PLAN = "plan"
+    ERROR = "error"
+    SERVER_ERROR = "server_error"
+    SUBSCRIPTION_ERROR = "subscription_error"
+    FATAL = "fatal"
+    PROXY = "proxy"
+    CLIENT_GONE = "client-gone"
+    BAD_REQUEST = "bad-request"
+    STOP = "stop"
+
+
 @dataclass(frozen=True, slots=True)
 class Note:
-    """Something the recorder did or saw: ``renewal``, ``reconnect``, ``error``, ``subscribe``..."""
+    """Something the recorder did or saw; ``kind`` is a :class:`NoteKind` if this tool wrote it."""
 
     KIND: ClassVar[int] = 6
     t_ns: int

@@ -25,6 +25,7 @@ from harness.core.envelopes import (
     subscribed_reply,
     ws_token_result,
 )
+from harness.core.grant import TokenGrant
 from harness.core.protocol import (
     Channel,
     Ping,
@@ -39,6 +40,7 @@ from harness.core.records import (
     HttpExchange,
     Initiator,
     Note,
+    NoteKind,
     Record,
     WsClose,
     WsMessage,
@@ -194,7 +196,8 @@ class SessionBuilder:
                 elapsed,
             )
         )
-        self.add(Note(done, *_grant_note(endpoint), _grant_data(result, expires)))
+        grant = TokenGrant.from_result(result)
+        self.add(Note(done, *grant.note(renewal=endpoint == "renew")))
         return done
 
     # --- assembling --------------------------------------------------------------------------
@@ -205,7 +208,7 @@ class SessionBuilder:
         for index in range(len(self.connections)):
             closed = self.end_ns - (300 - 20 * index) * MS
             self.add(WsClose(closed, index + 1, 1000, "", Initiator.CLIENT))
-        self.add(Note(self.end_ns - 100 * MS, "stop", "the simulated session ended"))
+        self.add(Note(self.end_ns - 100 * MS, NoteKind.STOP, "the simulated session ended"))
         self._records.sort(key=lambda item: (item[0], item[1]))
         return [record for _, _, record in self._records]
 
@@ -232,22 +235,3 @@ class SessionBuilder:
                 for topic in topics
             )
         ]
-
-
-def _grant_note(endpoint: str) -> tuple[str, str]:
-    if endpoint == "new":
-        return "token", "got a WS token"
-    return "renewal", "renewed the WS token"
-
-
-def _grant_data(result: dict[str, object], expires_epoch: float) -> dict[str, object]:
-    """What the recorder notes about a grant (``expires_at`` as epoch seconds)."""
-    return {
-        "token": result["token"],
-        "server": result["server"],
-        "expires_at": expires_epoch,
-        "is_new": result["is_new"],
-        "max_connections": result["max_connections"],
-        "max_subscribe_per_connection": result["max_subscribe_per_connection"],
-        "allowed_channels": result["allowed_channels"],
-    }

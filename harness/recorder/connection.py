@@ -36,7 +36,7 @@ from harness.core.protocol import (
     classify_frame,
     encode_command,
 )
-from harness.core.records import Direction, Initiator, WsClose, WsOpen
+from harness.core.records import Direction, Initiator, NoteKind, WsClose, WsOpen
 from harness.errors import HarnessError, RecorderError
 from harness.recorder.policy import (
     PING_INTERVAL_S,
@@ -92,7 +92,7 @@ class SessionContext:
         """Stop the session because nothing can proceed; the first error wins."""
         if self.fatal is None:
             self.fatal = error
-            self.tee.note("fatal", str(error))
+            self.tee.note(NoteKind.FATAL, str(error))
         self.stop.set()
 
 
@@ -139,7 +139,7 @@ async def run_slot(ctx: SessionContext, slot: int, topics: tuple[Topic, ...]) ->
         delay = ctx.backoff.delay_s(attempt, ctx.rng)
         ctx.tee.stats.reconnects += 1
         ctx.tee.note(
-            "reconnect",
+            NoteKind.RECONNECT,
             f"reconnecting slot {slot} in {delay:.2f}s",
             {
                 "slot": slot,
@@ -185,7 +185,9 @@ async def _run_once(ctx: SessionContext, url: str, topics: tuple[Topic, ...]) ->
     except ConnectionRejected as exc:
         body = (exc.body or b"").decode("utf-8", "replace")
         ctx.tee.add(WsOpen(t_open, conn_id, url, exc.status_code, body or "rejected"))
-        ctx.tee.note("error", f"handshake refused with HTTP {exc.status_code}", {"conn": conn_id})
+        ctx.tee.note(
+            NoteKind.ERROR, f"handshake refused with HTTP {exc.status_code}", {"conn": conn_id}
+        )
         return LinkOutcome(False, needs_new_token(handshake_status=exc.status_code))
     except HandshakeError as exc:
         if outcome is None:
@@ -200,7 +202,7 @@ def _connect_failed(
     ctx: SessionContext, conn_id: int, t_open: int, url: str, error: str
 ) -> LinkOutcome:
     ctx.tee.add(WsOpen(t_open, conn_id, url, 0, error))
-    ctx.tee.note("error", f"could not connect: {error}", {"conn": conn_id})
+    ctx.tee.note(NoteKind.ERROR, f"could not connect: {error}", {"conn": conn_id})
     return LinkOutcome(False, False)
 
 
@@ -221,7 +223,7 @@ async def _converse(ctx: SessionContext, link: _Link, topics: tuple[Topic, ...])
     initiator = _initiator(link, code)
     if link.closed_by_us is None and code in REFUSED_FRAME_CODES:
         ctx.tee.note(
-            "error",
+            NoteKind.ERROR,
             f"closed the connection: the server sent {REFUSED_FRAME_CODES[code]} ({code})",
             {"conn": link.conn_id, "code": code, "reason": reason},
         )
@@ -285,12 +287,12 @@ def _on_reply(ctx: SessionContext, link: _Link, info: FrameInfo, payload: bytes)
     outcome = link.tracker.on_reply(info, code)
     if outcome is None:
         if code is not None:
-            ctx.tee.note("server_error", f"server error {code}", {"conn": link.conn_id})
+            ctx.tee.note(NoteKind.SERVER_ERROR, f"server error {code}", {"conn": link.conn_id})
         return
     ctx.ledger.record(outcome)
     if not outcome.accepted:
         ctx.tee.note(
-            "subscription_error",
+            NoteKind.SUBSCRIPTION_ERROR,
             f"{outcome.topic.key} refused: {code}",
             {"conn": link.conn_id, "topic": outcome.topic.key, "code": code},
         )
@@ -309,7 +311,7 @@ async def _pinger(ctx: SessionContext, link: _Link) -> None:
             await link.pong.wait()
         if not link.pong.is_set():
             ctx.tee.note(
-                "error", f"no pong within {timing.pong_timeout_s:g}s", {"conn": link.conn_id}
+                NoteKind.ERROR, f"no pong within {timing.pong_timeout_s:g}s", {"conn": link.conn_id}
             )
             await _close(ctx, link, "no pong")
             return

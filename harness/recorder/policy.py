@@ -10,10 +10,8 @@ instead, so there is always time left to retry a failed renewal.
 
 from __future__ import annotations
 
-import calendar
 import enum
 import json
-import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,14 +34,6 @@ TOKEN_EXPIRED_CLOSE_CODES = frozenset({4001})
 """Close codes after which the WS token is known to be dead (section 12)."""
 TOKEN_REFUSED_HANDSHAKE = frozenset({401, 403})
 """Handshake statuses after which a fresh WS token is needed."""
-
-
-def parse_expires_at(text: str) -> float | None:
-    """``"YYYY-MM-DD HH:MM:SS"`` (UTC, section 4.1) as epoch seconds; None when malformed."""
-    try:
-        return float(calendar.timegm(time.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")))
-    except (ValueError, AttributeError):
-        return None
 
 
 def renew_delay_s(expires_at: float, now: float, *, margin_s: float = RENEW_MARGIN_S) -> float:

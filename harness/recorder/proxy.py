@@ -31,7 +31,7 @@ from trio_websocket import (
 
 from harness.core.envelopes import MISSING_PARAM, WRONG_PARAM, compact_json
 from harness.core.protocol import classify_frame, error_envelope
-from harness.core.records import Direction, HttpExchange, Initiator, WsClose, WsOpen
+from harness.core.records import Direction, HttpExchange, Initiator, NoteKind, WsClose, WsOpen
 from harness.core.redact import API_PLACEHOLDER
 from harness.recorder.proxy_http import (
     HEAD_TIMEOUT_S,
@@ -115,7 +115,7 @@ class ProxyRecorder(StoppableRecorder):
             port = listeners[0].socket.getsockname()[1]
             self.base_url = f"http://{options.host}:{port}"
             self.tee.note(
-                "proxy",
+                NoteKind.PROXY,
                 "proxy listening",
                 {"base_url": self.base_url, "upstream": options.api_base},
             )
@@ -131,7 +131,7 @@ class ProxyRecorder(StoppableRecorder):
                 nursery.cancel_scope.deadline = trio.current_time() + STOP_GRACE_S
                 await self._wait_relays_closed()
                 nursery.cancel_scope.cancel()
-        self.tee.note("stop", self._stopped_by)
+        self.tee.note(NoteKind.STOP, self._stopped_by)
         return RecordResult(self._stopped_by, next(self._conn_ids) - 1, self.stats)
 
     async def _wait_relays_closed(self) -> None:
@@ -150,9 +150,9 @@ class ProxyRecorder(StoppableRecorder):
             await self._refuse_bad_request(stream, str(exc))
         except Exception as exc:  # one connection must never end the recording
             if _is_client_gone(exc):
-                self.tee.note("client-gone", "the client left before the answer", _why(exc))
+                self.tee.note(NoteKind.CLIENT_GONE, "the client left before the answer", _why(exc))
             else:
-                self.tee.note("error", f"proxy connection failed: {_describe(exc)}")
+                self.tee.note(NoteKind.ERROR, f"proxy connection failed: {_describe(exc)}")
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -171,7 +171,9 @@ class ProxyRecorder(StoppableRecorder):
             await self._forward_rest(client, stream, request)
 
     async def _refuse_bad_request(self, stream: trio.SocketStream, reason: str) -> None:
-        self.tee.note("bad-request", "refused a malformed client request", {"reason": reason})
+        self.tee.note(
+            NoteKind.BAD_REQUEST, "refused a malformed client request", {"reason": reason}
+        )
         with contextlib.suppress(*_CLIENT_GONE):  # a client that did not wait: noted already
             await send_response(
                 stream, BAD_REQUEST.http_status, _JSON, _json_bytes(BAD_REQUEST_BODY)
@@ -231,7 +233,7 @@ class ProxyRecorder(StoppableRecorder):
             )
         )
         self.tee.note(
-            "proxy", "answered locally: the client request carried no token", {"url": url}
+            NoteKind.PROXY, "answered locally: the client request carried no token", {"url": url}
         )
         await send_response(stream, MISSING_PARAM.http_status, _JSON, body)
 

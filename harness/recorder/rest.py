@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from harness.core.grant import TokenGrant
 from harness.core.records import HttpExchange
 from harness.errors import UsageError
-from harness.recorder.policy import parse_expires_at
 from harness.recorder.tee import Tee
 
 DIRECT_API_BASE = "https://api.soccerfootball.info"
@@ -58,19 +58,6 @@ def normalise_api_base(text: str) -> str:
     if path.endswith(_VERSION_PREFIX):
         path = path[: -len(_VERSION_PREFIX)]
     return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}"
-
-
-@dataclass(frozen=True, slots=True)
-class TokenGrant:
-    """A WS token answer (section 4.1), with ``expires_at`` as epoch seconds (None: unknown)."""
-
-    token: str
-    server: str
-    expires_at: float | None
-    max_connections: int
-    max_subscribe_per_connection: int
-    allowed_channels: tuple[str, ...]
-    is_new: bool
 
 
 class RestFailure(Exception):
@@ -231,14 +218,6 @@ def parse_grant(body: bytes, *, fallback_server: str = "") -> TokenGrant:
     """The first ``result`` of a token answer; :class:`RestFailure` if it is not one."""
     try:
         item: dict[str, Any] = json.loads(body)["result"][0]
-        return TokenGrant(
-            token=str(item["token"]),
-            server=str(item.get("server") or fallback_server or item["server"]),
-            expires_at=parse_expires_at(str(item.get("expires_at", ""))),
-            max_connections=int(item.get("max_connections", 1)),
-            max_subscribe_per_connection=int(item.get("max_subscribe_per_connection", 1)),
-            allowed_channels=tuple(str(c) for c in item.get("allowed_channels", ())),
-            is_new=bool(item.get("is_new", True)),
-        )
+        return TokenGrant.from_result(item, fallback_server=fallback_server)
     except (ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
         raise RestFailure(200, f"malformed token answer ({type(exc).__name__})") from None

@@ -26,6 +26,7 @@ import trio
 from harness.core.backoff import BackoffPolicy
 from harness.core.protocol import Topic
 from harness.core.record_plan import plan_connections
+from harness.core.records import NoteKind
 from harness.recorder.connection import LinkTiming, SessionContext, run_slot
 from harness.recorder.policy import RENEW_MARGIN_S, RefusalLedger
 from harness.recorder.rest import HTTP_TIMEOUT_S, ApiAuth, TokenClient, default_api_base
@@ -120,7 +121,7 @@ class LiveRecorder(StoppableRecorder):
                 max_subscribe_per_connection=grant.max_subscribe_per_connection,
             )
             self.tee.note(
-                "plan",
+                NoteKind.PLAN,
                 f"{len(options.topics)} subscriptions on {len(plan)} connections",
                 {"connections": [[t.key for t in topics] for topics in plan]},
             )
@@ -129,7 +130,7 @@ class LiveRecorder(StoppableRecorder):
             await self._run_slots(ctx, plan, deadline)
         if ctx.fatal is not None:
             raise ctx.fatal
-        self.tee.note("stop", self._stopped_by)
+        self.tee.note(NoteKind.STOP, self._stopped_by)
         return RecordResult(self._stopped_by, len(plan), self.stats)
 
     def _context(self, client: httpx.AsyncClient) -> SessionContext:

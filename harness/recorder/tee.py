@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.core.protocol import FrameInfo
-from harness.core.records import Direction, Note, Record, WsMessage
+from harness.core.records import Direction, Note, NoteKind, Record, WsMessage
 from harness.core.redact import Redactor
 
 
@@ -101,9 +101,11 @@ class Tee:
         else:
             self.stats.frames_out += 1
 
-    def note(self, kind: str, message: str = "", data: Mapping[str, Any] | None = None) -> None:
+    def note(
+        self, kind: NoteKind, message: str = "", data: Mapping[str, Any] | None = None
+    ) -> None:
         """Record something the recorder did or saw (renewal, reconnect, error...)."""
-        if kind == "error":
+        if kind is NoteKind.ERROR:
             self.stats.errors += 1
             self.stats.last_error = self.redactor.scrub_text(message)
         self.add(Note(self.now_ns(), kind, message, dict(data or {})))

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import trio
 
 from harness.core.backoff import BackoffPolicy
+from harness.core.grant import TokenGrant
+from harness.core.records import NoteKind
 from harness.errors import RecorderError
 from harness.recorder.policy import (
     RENEW_MARGIN_S,
@@ -24,7 +26,7 @@ from harness.recorder.policy import (
     renew_delay_s,
     retry_after_s,
 )
-from harness.recorder.rest import RestFailure, TokenClient, TokenGrant
+from harness.recorder.rest import RestFailure, TokenClient
 from harness.recorder.tee import Tee
 
 
@@ -93,7 +95,7 @@ class TokenKeeper:
                     grant = await self._client.new_token()
                 except RestFailure as failure:
                     self._tee.note(
-                        "error",
+                        NoteKind.ERROR,
                         f"{_path(failure)} failed: {failure.message}",
                         {"status": failure.status, "attempt": attempt},
                     )
@@ -108,7 +110,7 @@ class TokenKeeper:
                         ) from None
                     await wait_or_stop(stop, delay)
                     continue
-                self._tee.note("token", "got a WS token", _grant_data(grant))
+                self._tee.note(*grant.note(renewal=False))
                 self._granted = True
                 self._set(grant)
                 return grant
@@ -149,7 +151,7 @@ class TokenKeeper:
         except RestFailure as failure:
             self._last_failure = failure
             self._tee.note(
-                "error",
+                NoteKind.ERROR,
                 f"{_path(failure)} failed: {failure.message}",
                 {"status": failure.status, "attempt": attempt},
             )
@@ -159,7 +161,7 @@ class TokenKeeper:
                 return 0
             return attempt + 1
         self._tee.stats.renewals += 1
-        self._tee.note("renewal", "renewed the WS token", _grant_data(renewed))
+        self._tee.note(*renewed.note(renewal=True))
         if self._grant is grant:
             self._set(renewed)
         return 0
@@ -185,16 +187,3 @@ def _fatal_error(failure: RestFailure, *, first: bool) -> RecorderError | None:
     if status == 0:
         return RecorderError(f"cannot reach {failure.url}: {failure.message}")
     return RecorderError(f"unusable answer from {failure.url}: {failure.message}")
-
-
-def _grant_data(grant: TokenGrant) -> dict[str, object]:
-    """What a note says about a grant; the token itself is scrubbed by the tee on write."""
-    return {
-        "token": grant.token,
-        "server": grant.server,
-        "expires_at": grant.expires_at,
-        "is_new": grant.is_new,
-        "max_connections": grant.max_connections,
-        "max_subscribe_per_connection": grant.max_subscribe_per_connection,
-        "allowed_channels": list(grant.allowed_channels),
-    }

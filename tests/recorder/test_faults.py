@@ -10,12 +10,13 @@ import pytest
 import trio
 
 from harness.core.backoff import BackoffPolicy
+from harness.core.grant import TokenGrant
 from harness.core.protocol import Subscribe, Topic, encode_command
 from harness.core.recording import open_writer
 from harness.core.records import HttpExchange, Initiator, Note, Record, WsClose, WsOpen
 from harness.core.redact import Redactor
 from harness.errors import RecorderError
-from harness.recorder.rest import RestFailure, TokenGrant
+from harness.recorder.rest import RestFailure
 from harness.recorder.tee import Tee
 from harness.recorder.tokens import TokenKeeper
 from harness.server import ServerConfig, open_mock_server

@@ -6,6 +6,7 @@ import calendar
 
 import pytest
 
+from harness.core.envelopes import parse_expires_at
 from harness.core.protocol import Topic, classify_frame
 from harness.recorder.policy import (
     RefusalLedger,
@@ -14,7 +15,6 @@ from harness.recorder.policy import (
     classify_rest_failure,
     error_code,
     needs_new_token,
-    parse_expires_at,
     renew_delay_s,
     retry_after_s,
 )
