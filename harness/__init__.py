@@ -36,7 +36,6 @@ from harness.errors import (
     ProtocolViolation,
     RecorderError,
     RecordingFormatError,
-    ReplayDivergence,
     UsageError,
 )
 from harness.recordings import default_recording_path
@@ -57,7 +56,6 @@ __all__ = [
     "RecordingFormatError",
     "RecordingReader",
     "RecordingWriter",
-    "ReplayDivergence",
     "ReplayOptions",
     "Scope",
     "Summary",

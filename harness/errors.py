@@ -2,9 +2,9 @@
 
 Errors are split by blame, as wsproto does: the caller misused the API (:class:`UsageError`),
 a file is not what it claims (:class:`RecordingFormatError`), the client under test broke the
-protocol (:class:`ProtocolViolation`, carrying the reply the server sends back), or a live client
-diverged from what a recording expected (:class:`ReplayDivergence`).  Every message is one line,
-fit to print as-is by the CLI.
+protocol (:class:`ProtocolViolation`, carrying the reply the server sends back), or the live
+service refused (:class:`RecorderError`).  Every message is one line, fit to print as-is by the
+CLI.
 """
 
 from __future__ import annotations
@@ -41,23 +41,11 @@ class ProtocolViolation(HarnessError):
     the server answers with, so the I/O layer only has to send it.
     """
 
-    def __init__(self, code: str, message: str, reply: dict[str, Any] | None = None):
+    def __init__(self, code: str, message: str, *, reply: dict[str, Any]):
         self.code = code
         self.message = message
-        self.reply = (
-            reply
-            if reply is not None
-            else {
-                "type": "error",
-                "code": code,
-                "message": message,
-            }
-        )
+        self.reply = reply
         super().__init__(f"{code}: {message}")
-
-
-class ReplayDivergence(HarnessError):
-    """A live client did something the recording being replayed cannot answer."""
 
 
 class RecorderError(HarnessError):

@@ -23,6 +23,7 @@ from harness.core.envelopes import (
     compact_json_text,
     envelope,
     error_envelope,
+    error_reply,
     format_expires_at,
     pong_reply,
     render_message,
@@ -52,6 +53,7 @@ __all__ = [
     "parse_command",
     "pong_reply",
     "topic_matches",
+    "topic_receives",
 ]
 
 
@@ -167,9 +169,6 @@ class Unsubscribe:
 class Ping:
     """``{"action":"ping"}``; answered with a pong carrying the server time in ms."""
 
-    def response(self, now_ms: int) -> dict[str, Any]:
-        return pong_reply(now_ms)
-
 
 Command: TypeAlias = Subscribe | Unsubscribe | Ping
 
@@ -201,7 +200,8 @@ def parse_command(
         return _parse(payload, is_text)
     except _Reject as reject:
         message = render_message(messages, reject.code, **reject.values)
-        raise ProtocolViolation(str(reject.code), message) from None
+        code = str(reject.code)
+        raise ProtocolViolation(code, message, reply=error_reply(code, message)) from None
 
 
 def _parse(payload: str | bytes, is_text: bool) -> Command:

@@ -192,9 +192,6 @@ class TokenTable:
 
     # --- connections -------------------------------------------------------------------------
 
-    def connections_of(self, ws_token: str) -> int:
-        return self._connections.get(ws_token, 0)
-
     def try_attach(self, ws_token: str, max_connections: int) -> bool:
         """Count one more open connection, unless ``max_connections`` are open already."""
         count = self._connections.get(ws_token, 0)

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 import h11
 import trio
 
+from harness.errors import HarnessError
+
 HEAD_LIMIT = 64 * 1024
 BODY_LIMIT = 1024 * 1024
 HEAD_TIMEOUT_S = 10.0
 
 
-class BadRequest(Exception):
+class BadRequest(HarnessError):
     """The client sent something that is not a usable HTTP request (answered with a 400)."""
 
 

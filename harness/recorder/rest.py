@@ -24,7 +24,7 @@ import httpx
 
 from harness.core.grant import TokenGrant
 from harness.core.records import HttpExchange
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
 from harness.recorder.tee import Tee
 
 DIRECT_API_BASE = "https://api.soccerfootball.info"
@@ -60,7 +60,7 @@ def normalise_api_base(text: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}"
 
 
-class RestFailure(Exception):
+class RestFailure(HarnessError):
     """A token call did not yield a grant; ``status`` 0 means no answer at all.
 
     ``url`` is the endpoint called, without its query (which holds the API token).

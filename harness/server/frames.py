@@ -15,7 +15,6 @@ from typing import Any
 from harness.core.envelopes import compact_json
 
 OPCODE_TEXT = 0x1
-OPCODE_BINARY = 0x2
 _FIN = 0x80
 
 
