@@ -32,7 +32,7 @@ from harness.core.records import Header
 from harness.core.redact import MIN_SECRET_LENGTH, Redactor
 from harness.core.safe_output import check_output
 from harness.errors import HarnessError, RecorderError, UsageError
-from harness.recorder.output import RecordingOutput
+from harness.recorder.output import RecordingOutput, redacting_output
 from harness.recorder.proxy import DEFAULT_PROXY_PORT, ProxyOptions, ProxyRecorder
 from harness.recorder.rest import (
     DIRECT_API_BASE,
@@ -260,10 +260,8 @@ def record_to_file(
     Every error leaves the command as one line, secrets scrubbed; the file exists only if the
     session started, and then it is kept.
     """
-    redactor = Redactor([api_token])
     header = Header(datetime.now(UTC).isoformat(), "harness record", __version__, source)
-    output = RecordingOutput(path, redactor.scrub_header(header), force=force)
-    tee = Tee(output, redactor)
+    output, tee = redacting_output(path, header, [api_token], force=force)
     recorder = make(tee, output.start)
     output.on_write_error = recorder.request_stop
     try:
@@ -274,7 +272,7 @@ def record_to_file(
         if output.error is not None:
             raise output.error
     except HarnessError as exc:
-        raise _scrubbed(exc, redactor) from None
+        raise _scrubbed(exc, tee.redactor) from None
     return result
 
 

@@ -66,8 +66,6 @@ class BehaviourProfile:
     """Section 12: "Token TTL: 25 minutes by default, configurable"; wall clock, not replay time."""
     hourly_quota: int | None = None
     """Section 12: "Hourly quota: configurable (default unlimited)"."""
-    batch_interval_s: float = 30.0
-    """Section 12: ``batch_update`` "every 30 s of recording time"."""
 
     slow_reader_max_queued_bytes: int = 1 << 20
     """Section 12 "Slow readers": a reader "more than a bounded amount behind (bytes queued)" is
@@ -100,8 +98,6 @@ class BehaviourProfile:
 
     cors_allow_origin: str = "*"
     """Section 12 "Browsers": "every REST response carries ``Access-Control-Allow-Origin: *``"."""
-    realtime_id_prefix: str = "rt-"
-    """Section 12: synthetic MAIN_REALTIME IDs use "a distinct ID space (prefix ``rt-``)"."""
 
     def message(self, code: str, **values: object) -> str:
         """The message for error ``code``, template filled with ``values``."""

@@ -144,7 +144,7 @@ class Header:
     tool: str
     tool_version: str
     source: Mapping[str, Any] = field(default_factory=dict)
-    redacted: bool = True
+    redacted: bool = False
     format: str = FORMAT_NAME
     format_version: tuple[int, int] = FORMAT_VERSION
 

@@ -113,7 +113,7 @@ class RestApi:
         """Answer one HTTP request (``path`` without the query string)."""
         lowered = _lower(headers)
         if method == "OPTIONS":
-            return _preflight(lowered)
+            return _preflight(lowered, self.profile.cors_allow_origin)
         rapid = "t" not in query and "x-rapidapi-key" in lowered
         endpoint = _route(path, rapid)
         if endpoint is None or method not in ("GET", "HEAD"):
@@ -193,10 +193,18 @@ class RestApi:
         return self._ok(result, rate)
 
     def _ok(self, result: dict[str, Any], rate: Headers) -> RestResponse:
-        return _respond(200, envelope(200, [result]), rate)
+        return self._respond(200, envelope(200, [result]), rate)
 
     def _error(self, error: RestError, extra: Headers = (), *, param: str = "t") -> RestResponse:
-        return _respond(error.http_status, error.body(param), _error_rate(extra))
+        return self._respond(error.http_status, error.body(param), _error_rate(extra))
+
+    def _respond(self, status: int, body: dict[str, Any], extra: Headers) -> RestResponse:
+        headers = (
+            ("Content-Type", "application/json; charset=utf-8"),
+            *_cors_headers(self.profile.cors_allow_origin),
+            *extra,
+        )
+        return RestResponse(status, headers, compact_json(body))
 
     def error(self, error: RestError, *, param: str = "t") -> RestResponse:
         """Any error row as a full response (envelope, CORS), e.g. for a refused upgrade."""
@@ -245,22 +253,16 @@ def _error_rate(rate: Headers) -> Headers:
     return tuple(h for h in rate if h[0] not in _RAPID_RATE_HEADERS)
 
 
-def _cors_headers() -> Headers:
+def _cors_headers(origin: str) -> Headers:
     exposed = ", ".join((*_RATE_HEADERS, *_RAPID_RATE_HEADERS))
-    return (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", exposed))
+    return (("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", exposed))
 
 
-def _respond(status: int, body: dict[str, Any], extra: Headers) -> RestResponse:
-    data = compact_json(body)
-    headers = (("Content-Type", "application/json; charset=utf-8"), *_cors_headers(), *extra)
-    return RestResponse(status, headers, data)
-
-
-def _preflight(headers: Mapping[str, str]) -> RestResponse:
+def _preflight(headers: Mapping[str, str], origin: str) -> RestResponse:
     """CORS preflight: allow GET from anywhere with the requested (or RapidAPI) headers."""
     requested = headers.get("access-control-request-headers", "X-RapidAPI-Key, X-RapidAPI-Host")
     allow = (
-        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Allow-Origin", origin),
         ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
         ("Access-Control-Allow-Headers", requested),
         ("Access-Control-Max-Age", "86400"),

@@ -191,12 +191,16 @@ def draw_fixtures(rng: random.Random, options: SynthOptions) -> tuple[Fixture, .
     return tuple(fixtures)
 
 
+REALTIME_ID_PREFIX = "rt-"
+"""Section 12: synthetic MAIN_REALTIME IDs use "a distinct ID space (prefix ``rt-``)"."""
+
+
 def _hex(rng: random.Random, digits: int) -> str:
     return f"{rng.getrandbits(4 * digits):0{digits}x}"
 
 
 def _rt_id(rng: random.Random) -> str:
-    return f"rt-{rng.getrandbits(40):010x}"
+    return f"{REALTIME_ID_PREFIX}{rng.getrandbits(40):010x}"
 
 
 def _team(rng: random.Random, name: str) -> Team:

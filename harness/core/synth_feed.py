@@ -29,6 +29,7 @@ from harness.core.synth_odds import play_odds
 from harness.core.synth_session import MS, Emission, SessionBuilder
 
 BATCH_EVERY_NS = 30 * NS_PER_S
+"""Section 12: a ``batch_update`` "every 30 s of recording time", per subscribed topic."""
 
 _Change = tuple[int, Mapping[str, Any], tuple[str, ...]]  # time, full values, changed names
 _Snapshot = tuple[int, int, Mapping[str, Any]]  # time, fixture index, full values

@@ -17,14 +17,29 @@ Policy (``harness record``; the file rules are :mod:`harness.core.safe_output`):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
 from harness.core.recording import RecordingWriter
 from harness.core.records import Header, Record
+from harness.core.redact import Redactor
 from harness.core.safe_output import commit, create_partial, discard, partial_path
 from harness.errors import RecorderError
+from harness.recorder.tee import Tee
+
+
+def redacting_output(
+    path: str | os.PathLike[str], header: Header, secrets: Iterable[str], *, force: bool
+) -> tuple[RecordingOutput, Tee]:
+    """The one way a live session reaches a file: header scrubbed, every record through the tee.
+
+    ``secrets`` are known before the session (the API token); the tee learns the rest as they
+    appear.  The header is written with ``redacted`` true only because it went through here.
+    """
+    redactor = Redactor(secrets)
+    output = RecordingOutput(path, redactor.scrub_header(header), force=force)
+    return output, Tee(output, redactor)
 
 
 class RecordingOutput:

@@ -29,6 +29,7 @@ HEADER = Header(
     "harness record",
     "0.1.0",
     {"plan": "MEGA", "synthetic": True, "subscriptions": ["MAIN:all", "STATS:match:12345"]},
+    redacted=True,
 )
 S2C = Direction.SERVER_TO_CLIENT
 GOAL = b'{"type":"goal","channel":"MAIN","matchId":"12345","leagueId":"7","ts":1}'

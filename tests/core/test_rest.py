@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -239,3 +240,18 @@ def test_open_websocket_decisions() -> None:
     api.tokens.detach(token)
     assert isinstance(api.open_websocket({"token": token}, NOW), WsToken)
     assert_error(api.open_websocket({"token": token}, NOW + 1500), 401, 2, "Token is invalid")
+
+
+def test_the_profile_names_the_allowed_origin() -> None:
+    tokens = TokenTable(ttl_s=1500.0)
+    profile = dataclasses.replace(DEFAULT_PROFILE, cors_allow_origin="https://app.example")
+    api = RestApi(
+        tokens,
+        ws_url="ws://127.0.0.1:9/",
+        max_connections=2,
+        max_subscribe_per_connection=2,
+        profile=profile,
+    )
+    preflight = api.handle("OPTIONS", "/v1/ws/new/", {}, {}, NOW)
+    for response in (get(api, "/v1/ws/new"), get(api, "/nowhere"), preflight):
+        assert header(response, "Access-Control-Allow-Origin") == "https://app.example"
