@@ -6,6 +6,8 @@ import pytest
 
 from benchmarks import recording_io
 
+pytestmark = pytest.mark.slow
+
 
 def test_recording_io_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     result = recording_io.run(quick=True)

@@ -154,6 +154,7 @@ async def expect_expiry_close(ws: object) -> None:
     assert (reason.code, reason.reason) == (4001, "token expired")
 
 
+@pytest.mark.slow
 async def test_expiry_without_renewal_real_clock() -> None:
     with trio.fail_after(10):
         async with open_mock_server(None, ServerConfig(ttl_s=1.0)) as server:
@@ -165,6 +166,7 @@ async def test_expiry_without_renewal_real_clock() -> None:
             assert (await new_token(server))["is_new"] is True
 
 
+@pytest.mark.slow
 async def test_renewal_keeps_the_connection_past_the_first_expiry() -> None:
     with trio.fail_after(15):
         async with open_mock_server(None, ServerConfig(ttl_s=1.0)) as server:

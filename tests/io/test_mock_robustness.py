@@ -62,6 +62,7 @@ async def test_client_vanishing_mid_frame() -> None:
             assert server.stats.internal_errors == 0
 
 
+@pytest.mark.slow
 async def test_command_flood_without_reading_does_not_block_others() -> None:
     with trio.fail_after(20):
         async with open_mock_server() as server:
@@ -88,6 +89,7 @@ async def test_oversized_message_closes_with_1009() -> None:
             assert await raw.read_until_closed() == 1009
 
 
+@pytest.mark.slow
 async def test_slow_reader_in_timed_replay_is_closed_with_1008() -> None:
     # Given big frames at speed 1000 and a 256 KiB queue bound
     big = [(i * 0.005, main_event(i, "m1") + b" " * 60_000) for i in range(400)]
@@ -108,6 +110,7 @@ async def test_slow_reader_in_timed_replay_is_closed_with_1008() -> None:
     assert any("1008" in summary for summary in closes)
 
 
+@pytest.mark.slow
 async def test_fifty_clients_some_misbehaving() -> None:
     count = 300
     feed = make_feed([(i * 0.001, main_event(i)) for i in range(count)])

@@ -206,6 +206,7 @@ async def test_a_huge_token_answer_is_refused_in_bounded_memory(tmp_path: Path) 
     _untouched(path)
 
 
+@pytest.mark.slow
 async def test_no_event_because_of_errors_exits_1_and_keeps_what_was_recorded(
     tmp_path: Path,
 ) -> None:

@@ -106,6 +106,7 @@ async def test_token_expiry_gets_a_fresh_token_and_reconnects(tmp_path: Path) ->
     assert "<WS_TOKEN_2>" in opened[1]
 
 
+@pytest.mark.slow
 async def test_refused_handshake_is_recorded_and_a_fresh_token_fetched(tmp_path: Path) -> None:
     path = tmp_path / "refused.msgpack"
     slow_first_retry = BackoffPolicy(initial_s=0.6, max_s=1.0)  # time to kill the token
@@ -144,6 +145,7 @@ async def test_silence_without_pong_closes_and_reconnects(tmp_path: Path) -> Non
     assert resubscribed_on(records) >= {1, 2}
 
 
+@pytest.mark.slow
 async def test_rate_limited_renewal_is_recorded_and_retried_with_bounded_backoff(
     tmp_path: Path,
 ) -> None:

@@ -27,6 +27,7 @@ def _notes(path: Path, kind: str) -> list[Note]:
     return [r for r in read_records(path) if isinstance(r, Note) and r.kind == kind]
 
 
+@pytest.mark.slow
 async def test_invalid_utf8_closes_reconnects_and_keeps_the_duration(tmp_path: Path) -> None:
     path = tmp_path / "utf8.msgpack"
     with trio.fail_after(20):
@@ -48,6 +49,7 @@ async def test_invalid_utf8_closes_reconnects_and_keeps_the_duration(tmp_path: P
     assert _notes(path, "reconnect")
 
 
+@pytest.mark.slow
 async def test_wss_to_a_silent_tcp_listener_is_cut_by_the_connect_timeout(tmp_path: Path) -> None:
     path = tmp_path / "silent.msgpack"
     timing = LinkTiming(connect_timeout_s=0.5, close_timeout_s=0.5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
 from harness.core.protocol import Subscribe, Topic, encode_command
@@ -34,6 +35,7 @@ def synthetic_feed() -> Feed:
     return Feed.from_records(records)
 
 
+@pytest.mark.slow
 async def test_record_replay_record_round_trip(tmp_path: Path) -> None:
     feed = synthetic_feed()
     first, second = tmp_path / "first.msgpack", tmp_path / "second.msgpack"
