@@ -41,10 +41,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package."""
-    _install(session, "test")
+    """mypy --strict over the package, its tests and benchmarks."""
+    _install(session, "test", "bench")
     session.install("mypy", "nox")
-    session.run("mypy", "harness", "noxfile.py")
+    session.run("mypy", "harness", "tests", "benchmarks", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,9 @@ def _untouched(path: Path) -> None:
     assert not partial_path(path).exists()
 
 
-async def _record(*args: str, timeout: float = 30, **popen: object) -> tuple[int, str]:
+async def _record(
+    *args: str, timeout: float = 30, preexec_fn: Callable[[], object] | None = None
+) -> tuple[int, str]:
     """Run ``harness record`` in a subprocess; its exit code and stderr."""
 
     def run() -> subprocess.CompletedProcess[str]:
@@ -57,7 +60,7 @@ async def _record(*args: str, timeout: float = 30, **popen: object) -> tuple[int
             text=True,
             timeout=timeout,
             check=False,
-            **popen,  # type: ignore[arg-type]
+            preexec_fn=preexec_fn,
         )
 
     done = await trio.to_thread.run_sync(run)
