@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from harness.core.protocol import classify_frame
@@ -85,12 +84,3 @@ async def receive_json(ws: WebSocketConnection) -> dict[str, Any]:
     message = await ws.get_message()
     value: dict[str, Any] = json.loads(message)
     return value
-
-
-async def wait_until(predicate: Any, *, step_s: float = 0.005, limit: int = 2000) -> None:
-    """Poll ``predicate()`` (bounded: ``limit`` steps) for server-side state."""
-    for _ in range(limit):
-        if predicate():
-            return
-        await trio.sleep(step_s)
-    raise AssertionError("condition not reached")

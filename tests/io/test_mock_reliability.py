@@ -14,9 +14,10 @@ from wsproto.events import CloseConnection
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.schedule import ReplayOptions
 from harness.server import ServerConfig, open_mock_server
-from tests.io.mock_helpers import main_event, make_feed, new_token, sub, wait_until
+from tests.io.mock_helpers import main_event, make_feed, new_token, sub
 from tests.io.raw_client import RawClient, read_to_eof, server_frames
 from tests.io.test_mock_robustness import masked_frame
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_TIMEOUT_S = 30.0

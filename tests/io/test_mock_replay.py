@@ -23,8 +23,8 @@ from tests.io.mock_helpers import (
     new_token,
     sub,
     unsub,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 MAX = ReplayOptions(speed=None)
 

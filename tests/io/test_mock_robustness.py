@@ -16,8 +16,9 @@ from wsproto.events import TextMessage
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.schedule import ReplayOptions
 from harness.server import ServerConfig, open_mock_server
-from tests.io.mock_helpers import ask, connect, main_event, make_feed, new_token, sub, wait_until
+from tests.io.mock_helpers import ask, connect, main_event, make_feed, new_token, sub
 from tests.io.raw_client import RawClient
+from tests.waiting import wait_until
 
 
 def masked_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:

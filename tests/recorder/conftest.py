@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,16 +43,6 @@ def fast_options(base_url: str, *specs: str, **changes: object) -> RecorderOptio
     }
     settings.update(changes)
     return RecorderOptions(topics, **settings)  # type: ignore[arg-type]
-
-
-async def wait_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
-    """Poll ``condition`` (cheap, in-process state) until true; fail after ``timeout``."""
-    with trio.fail_after(timeout):
-        for _ in range(int(timeout / 0.005) + 1):
-            if condition():
-                return
-            await trio.sleep(0.005)
-    raise AssertionError("condition never became true")
 
 
 REPLY_TYPES = frozenset({"subscribed", "unsubscribed", "pong", "error"})

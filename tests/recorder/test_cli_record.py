@@ -26,8 +26,9 @@ from harness.core.records import (
 from harness.core.safe_output import partial_path
 from harness.errors import RecordingFormatError
 from harness.server import MockServer, ServerConfig, open_mock_server
+from tests.waiting import wait_until
 
-from .conftest import API_TOKEN, goal, wait_until
+from .conftest import API_TOKEN, goal
 
 TOKEN_ENV = "SOCCERFOOTBALL_API_TOKEN"
 

@@ -20,8 +20,9 @@ from harness.core.recording import read_recording
 from harness.core.records import WsMessage
 from harness.core.safe_output import partial_path
 from harness.server import ServerConfig, open_mock_server
+from tests.waiting import wait_until
 
-from .conftest import API_TOKEN, goal, wait_until
+from .conftest import API_TOKEN, goal
 from .hostile import rest_answer, serving, token_answer
 
 TOKEN_ENV = "SOCCERFOOTBALL_API_TOKEN"

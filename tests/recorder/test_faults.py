@@ -20,6 +20,7 @@ from harness.recorder.rest import RestFailure
 from harness.recorder.tee import Tee
 from harness.recorder.tokens import TokenKeeper
 from harness.server import ServerConfig, open_mock_server
+from tests.waiting import wait_until
 
 from .conftest import (
     API_TOKEN,
@@ -32,7 +33,6 @@ from .conftest import (
     run_recorder,
     running_recorder,
     server_frames,
-    wait_until,
 )
 
 SUBSCRIBE_MAIN = encode_command(Subscribe(Topic.parse("MAIN:all"))).encode()

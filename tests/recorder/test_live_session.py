@@ -12,6 +12,7 @@ from harness.core.recording import read_recording
 from harness.core.records import HttpExchange, Initiator, Note, WsClose, WsOpen
 from harness.errors import RecorderError, UsageError
 from harness.server import ServerConfig, open_mock_server
+from tests.waiting import wait_until
 
 from .conftest import (
     API_TOKEN,
@@ -22,7 +23,6 @@ from .conftest import (
     run_recorder,
     running_recorder,
     server_frames,
-    wait_until,
 )
 
 

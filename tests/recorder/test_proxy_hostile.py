@@ -12,8 +12,9 @@ import trio
 from harness.core.records import HttpExchange, Note
 from harness.recorder.proxy import ProxyRecorder
 from harness.server import ServerConfig, open_mock_server
+from tests.waiting import wait_until
 
-from .conftest import API_TOKEN, read_records, wait_until
+from .conftest import API_TOKEN, read_records
 from .proxy_helpers import raw_exchange, running_proxy, send_and_reset, status_and_body
 
 BAD_REQUESTS = {

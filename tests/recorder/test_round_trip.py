@@ -14,6 +14,7 @@ from harness.core.records import HttpExchange, Note, WsClose, WsOpen
 from harness.core.schedule import Feed, ReplayOptions
 from harness.recordings import default_recording_path
 from harness.server import ServerConfig, open_mock_server
+from tests.waiting import wait_until
 
 from .conftest import (
     API_TOKEN,
@@ -23,7 +24,6 @@ from .conftest import (
     fast_options,
     read_records,
     running_recorder,
-    wait_until,
 )
 
 FIRST_RUN_S = 4.0

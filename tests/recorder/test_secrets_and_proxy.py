@@ -14,16 +14,9 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from harness.core.protocol import Subscribe, Topic, encode_command
 from harness.core.records import HttpExchange, Initiator, WsClose, WsMessage
 from harness.server import ServerConfig, open_mock_server
+from tests.waiting import wait_until
 
-from .conftest import (
-    API_TOKEN,
-    fast_options,
-    goal,
-    read_records,
-    running_recorder,
-    server_frames,
-    wait_until,
-)
+from .conftest import API_TOKEN, fast_options, goal, read_records, running_recorder, server_frames
 from .proxy_helpers import running_proxy
 
 SUBSCRIBE_MAIN = encode_command(Subscribe(Topic.parse("MAIN:all")))
