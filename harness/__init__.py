@@ -8,6 +8,7 @@ protocol vocabulary and the replay schedule.  The I/O layers are their own packa
 from __future__ import annotations
 
 from harness._version import __version__
+from harness.core.inventory import Inventory, take_inventory
 from harness.core.protocol import Channel, Plan, Scope, Topic
 from harness.core.recording import (
     RecordingReader,
@@ -23,6 +24,7 @@ from harness.core.records import (
     HttpExchange,
     Initiator,
     Note,
+    NoteKind,
     Record,
     Summary,
     WsClose,
@@ -30,6 +32,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
+from harness.core.redact_file import RedactReport, redact_recording
 from harness.core.schedule import Feed, ReplayOptions
 from harness.errors import (
     HarnessError,
@@ -48,7 +51,9 @@ __all__ = [
     "Header",
     "HttpExchange",
     "Initiator",
+    "Inventory",
     "Note",
+    "NoteKind",
     "Plan",
     "ProtocolViolation",
     "Record",
@@ -56,6 +61,7 @@ __all__ = [
     "RecordingFormatError",
     "RecordingReader",
     "RecordingWriter",
+    "RedactReport",
     "ReplayOptions",
     "Scope",
     "Summary",
@@ -71,4 +77,6 @@ __all__ = [
     "open_reader",
     "open_writer",
     "read_recording",
+    "redact_recording",
+    "take_inventory",
 ]

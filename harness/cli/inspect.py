@@ -14,33 +14,26 @@ import enum
 import json
 import os
 import sys
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
 from harness.core.durations import format_duration
-from harness.core.protocol import FrameInfo, classify_frame
+from harness.core.inventory import RENEW_PATH, ConnectionInfo, Inventory, take_inventory
 from harness.core.recording import RecordingReader, open_reader
 from harness.core.records import (
     KIND_NAMES,
-    Direction,
     Header,
     HttpExchange,
     Note,
-    NoteKind,
     Record,
-    Summary,
     WsClose,
     WsControl,
     WsMessage,
     WsOpen,
 )
-from harness.core.schedule import Feed
 
-RENEW_PATH = "/v1/ws/renew"
 MAX_CONNECTION_LINES = 20
 MAX_VALUE_CHARS = 160
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}
@@ -49,93 +42,10 @@ _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r"
 # --------------------------------------------------------------------------- info
 
 
-@dataclasses.dataclass
-class _Connection:
-    url: str = ""
-    status: int | None = None
-    error: str | None = None
-    close: WsClose | None = None
-
-
-@dataclasses.dataclass
-class _Inventory:
-    """Everything ``info`` reports, gathered in one pass over the records."""
-
-    kinds: Counter[str] = dataclasses.field(default_factory=Counter)
-    connections: dict[int, _Connection] = dataclasses.field(default_factory=dict)
-    renew_calls: int = 0
-    renewal_notes: int = 0
-    sent: Counter[str] = dataclasses.field(default_factory=Counter)
-    events: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
-    replies: Counter[str] = dataclasses.field(default_factory=Counter)
-    last_t_ns: int = 0
-    summary: Summary | None = None
-
-    def observe(self, records: Iterable[Record]) -> Iterator[Record]:
-        """Count each record on its way through, so one pass also builds the replay feed."""
-        for record in records:
-            self.add(record)
-            yield record
-
-    def add(self, record: Record) -> None:
-        self.kinds[KIND_NAMES[record.KIND]] += 1
-        self.last_t_ns = max(self.last_t_ns, record.t_ns)
-        if isinstance(record, WsMessage):
-            self._message(record)
-        elif isinstance(record, WsOpen):
-            conn = self._connection(record.conn_id)
-            conn.url, conn.status, conn.error = record.url, record.status, record.error
-        elif isinstance(record, WsClose):
-            self._connection(record.conn_id).close = record
-        elif isinstance(record, HttpExchange):
-            self.renew_calls += _is_renew_call(record.url)
-        elif isinstance(record, Note):
-            self.renewal_notes += record.kind == NoteKind.RENEWAL
-        elif isinstance(record, Summary):
-            self.summary = record
-
-    def _connection(self, conn_id: int) -> _Connection:
-        return self.connections.setdefault(conn_id, _Connection())
-
-    def _message(self, record: WsMessage) -> None:
-        if record.direction is Direction.CLIENT_TO_SERVER:
-            self.sent[_command_name(record.payload)] += 1
-            return
-        if not record.is_text:
-            self.replies["(binary)"] += 1
-            return
-        info = classify_frame(record.payload)
-        if info is None:
-            self.replies["(not a JSON object)"] += 1
-        elif info.is_event:
-            self.events[_event_key(info)] += 1
-        else:
-            self.replies[info.type or "(no type)"] += 1
-
-
-def _is_renew_call(url: str) -> bool:
-    try:
-        path = urlsplit(url).path
-    except ValueError:  # e.g. "http://[::1": a recorded URL is data, not necessarily valid
-        return False
-    return path.rstrip("/").endswith(RENEW_PATH)
-
-
-def _command_name(payload: bytes) -> str:
-    """The ``action`` of a recorded client command; a buggy client's bytes are named, not parsed."""
-    try:
-        obj = json.loads(payload)
-    except ValueError:
-        return "(not JSON)"
-    except RecursionError:  # json recurses once per level; a client may nest a thousand deep
-        return "(nested too deep)"
-    action = obj.get("action") if isinstance(obj, dict) else None
-    return action if isinstance(action, str) else "(no action)"
-
-
-def _header_lines(path: str, header: Header) -> Iterator[str]:
+def _header_lines(path: str, inv: Inventory) -> Iterator[str]:
+    header = inv.header
     source = dict(header.source)
-    yield f"file         {path} ({os.path.getsize(path):,} bytes)"
+    yield f"file         {path} ({inv.size_bytes:,} bytes)"
     yield f"format       {header.format} {header.format_version[0]}.{header.format_version[1]}"
     yield f"created      {header.created_at}"
     yield f"tool         {header.tool} {header.tool_version}"
@@ -159,8 +69,8 @@ def _shorten(text: str) -> str:
     return f"{text[: MAX_VALUE_CHARS - 20]}... ({len(text):,} chars; see harness cat)"
 
 
-def _record_lines(inv: _Inventory) -> Iterator[str]:
-    duration_ns = inv.summary.duration_ns if inv.summary else inv.last_t_ns
+def _record_lines(inv: Inventory) -> Iterator[str]:
+    duration_ns = inv.duration_ns
     closed = "clean close (summary present)" if inv.summary else "no summary (not closed cleanly)"
     yield f"duration     {format_duration(duration_ns / 1e9)} ({duration_ns / 1e9:.3f} s)"
     yield f"ending       {closed}"
@@ -171,7 +81,7 @@ def _record_lines(inv: _Inventory) -> Iterator[str]:
     yield f"renewals     {inv.renew_calls} {RENEW_PATH} call(s), {inv.renewal_notes} note(s)"
 
 
-def _connection_lines(inv: _Inventory) -> Iterator[str]:
+def _connection_lines(inv: Inventory) -> Iterator[str]:
     conns = inv.connections
     opened = sum(1 for c in conns.values() if c.status == 101)
     refused = sum(1 for c in conns.values() if c.status is not None and c.status != 101)
@@ -184,7 +94,7 @@ def _connection_lines(inv: _Inventory) -> Iterator[str]:
         yield f"  #{conn_id:<4} {_describe_connection(conn)}"
 
 
-def _describe_connection(conn: _Connection) -> str:
+def _describe_connection(conn: ConnectionInfo) -> str:
     if conn.status is None:
         opened = "(no open record)"
     elif conn.status == 101:
@@ -199,18 +109,18 @@ def _describe_connection(conn: _Connection) -> str:
     return f"{opened}, closed {code}{reason} by {close.initiator.name.lower()}"
 
 
-def _frame_lines(inv: _Inventory, feed: Feed) -> Iterator[str]:
+def _frame_lines(inv: Inventory) -> Iterator[str]:
     """Frames per recorded connection, and the distinct event frames replay serves.
 
     A recorder holding several connections receives one event on each of them; replay sends it
-    once (``Feed.from_records`` decides, so ``info`` and ``replay`` cannot disagree).
+    once (see :mod:`harness.core.inventory`).
     """
     received = sum(inv.events.values()) + sum(inv.replies.values())
     yield (
         f"frames       {sum(inv.sent.values()):,} sent, {received:,} received;"
-        f" {len(feed.frames):,} distinct event frames (as replay serves them)"
+        f" {inv.distinct_frames:,} distinct event frames (as replay serves them)"
     )
-    distinct = Counter(_event_key(frame.info) for frame in feed.frames)
+    distinct = inv.distinct_events
     rows = [
         *((f"-> {name}", n, "") for name, n in sorted(inv.sent.items())),
         *((f"<- {c} {e}", n, f"{distinct[(c, e)]:,}") for (c, e), n in sorted(inv.events.items())),
@@ -223,10 +133,6 @@ def _frame_lines(inv: _Inventory, feed: Feed) -> Iterator[str]:
         yield f"  {label:<{width}}  {count:>9,}  {unique:>9}".rstrip()
 
 
-def _event_key(info: FrameInfo) -> tuple[str, str]:
-    return (info.channel.value if info.channel else "?", info.event_type or info.type)
-
-
 @click.command()
 @click.argument("file")
 def info(file: str) -> None:
@@ -234,21 +140,21 @@ def info(file: str) -> None:
 
     Frames are counted as recorded (on every connection) and as replay serves them (distinct).
     """
-    with open_reader(file) as reader:
-        inventory = _Inventory()
-        feed = Feed.from_records(inventory.observe(reader))
-        lines = [
-            *_header_lines(file, reader.header),
-            *_record_lines(inventory),
-            *_connection_lines(inventory),
-            *_frame_lines(inventory, feed),
-        ]
-        if reader.skipped:
-            skipped = ", ".join(f"kind {k}: {n}" for k, n in sorted(reader.skipped.items()))
-            lines.append(f"skipped      {skipped} (from a newer minor version)")
-        lines.append(f"tail         {reader.tail.describe() if reader.tail else 'whole file'}")
-        click.echo("\n".join(lines))
-        _warn_tail(file, reader)
+    inventory = take_inventory(file)
+    lines = [
+        *_header_lines(file, inventory),
+        *_record_lines(inventory),
+        *_connection_lines(inventory),
+        *_frame_lines(inventory),
+    ]
+    if inventory.skipped:
+        skipped = ", ".join(f"kind {k}: {n}" for k, n in sorted(inventory.skipped.items()))
+        lines.append(f"skipped      {skipped} (from a newer minor version)")
+    tail = inventory.tail
+    lines.append(f"tail         {tail.describe() if tail else 'whole file'}")
+    click.echo("\n".join(lines))
+    if tail is not None:
+        click.echo(f"harness: warning: {file}: {tail.describe()}", err=True)
 
 
 # --------------------------------------------------------------------------- cat

@@ -7,8 +7,8 @@ import os
 import click
 
 from harness.cli._options import output_option
+from harness.core.redact_file import redact_recording
 from harness.errors import UsageError
-from harness.recorder.rewrite import redact_recording
 
 
 @click.command("redact")

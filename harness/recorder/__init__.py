@@ -9,7 +9,6 @@ from __future__ import annotations
 from harness.errors import RecorderError
 from harness.recorder.connection import LinkTiming
 from harness.recorder.proxy import ProxyOptions, ProxyRecorder
-from harness.recorder.rewrite import RedactReport, redact_recording
 from harness.recorder.session import LiveRecorder, RecorderOptions, RecordResult
 from harness.recorder.tee import LiveStats, Tee
 
@@ -22,7 +21,5 @@ __all__ = [
     "RecordResult",
     "RecorderError",
     "RecorderOptions",
-    "RedactReport",
     "Tee",
-    "redact_recording",
 ]

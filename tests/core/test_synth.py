@@ -41,8 +41,8 @@ from harness.core.synth import (
     synthesize,
     synthetic_bytes,
 )
-from harness.core.synth_match import STAT_NAMES, Fixture, League, Team, play_match
-from harness.core.synth_odds import MARKETS, play_odds
+from harness.core.synth.match import STAT_NAMES, Fixture, League, Team, play_match
+from harness.core.synth.odds import MARKETS, play_odds
 from harness.errors import UsageError
 from harness.recordings import default_recording_path
 

@@ -37,8 +37,8 @@ from typing import IO, Any
 from harness.core.protocol import Channel, Scope, Topic
 from harness.core.recording import RecordingWriter
 from harness.core.records import Header, Record, Summary
-from harness.core.synth_feed import emit_feed
-from harness.core.synth_match import (
+from harness.core.synth.feed import emit_feed
+from harness.core.synth.match import (
     LONGEST_MATCH_NS,
     NS_PER_S,
     Fixture,
@@ -46,7 +46,7 @@ from harness.core.synth_match import (
     Team,
     play_match,
 )
-from harness.core.synth_session import (
+from harness.core.synth.session import (
     API_BASE,
     MAX_CONNECTIONS,
     MAX_SUBSCRIBE_PER_CONNECTION,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.core.protocol import Channel, Scope, Topic
-from harness.core.synth_frames import (
+from harness.core.synth.frames import (
     REALTIME_CHANNEL,
     SNAPSHOT_CHANNEL,
     batch_frame,
@@ -24,9 +24,9 @@ from harness.core.synth_frames import (
     main_frame,
     snapshot_frame,
 )
-from harness.core.synth_match import NS_PER_S, Fixture, MatchPlay
-from harness.core.synth_odds import play_odds
-from harness.core.synth_session import MS, Emission, SessionBuilder
+from harness.core.synth.match import NS_PER_S, Fixture, MatchPlay
+from harness.core.synth.odds import play_odds
+from harness.core.synth.session import MS, Emission, SessionBuilder
 
 BATCH_EVERY_NS = 30 * NS_PER_S
 """Section 12: a ``batch_update`` "every 30 s of recording time", per subscribed topic."""

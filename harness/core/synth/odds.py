@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harness.core.synth_match import NS_PER_S, MatchPlay, StatsUpdate
+from harness.core.synth.match import NS_PER_S, MatchPlay, StatsUpdate
 
 MARKETS = (
     "kickoff1x2", "live1x2", "starting1x2", "kickoffOU", "liveOU", "startingOU", "kickoffAH",

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.core.envelopes import compact_json
 from harness.core.protocol import Channel, Scope, Topic
-from harness.core.synth_match import Fixture, MainEvent, Team
+from harness.core.synth.match import Fixture, MainEvent, Team
 
 REALTIME_CHANNEL = {"stats": Channel.STATS_REALTIME, "odds": Channel.ODDS_REALTIME}
 SNAPSHOT_CHANNEL = {"stats": Channel.STATS, "odds": Channel.ODDS}

@@ -46,7 +46,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
-from harness.core.synth_match import MINUTE_NS, NS_PER_S
+from harness.core.synth.match import MINUTE_NS, NS_PER_S
 
 API_BASE = "https://api.soccerfootball.info"
 WS_HOST = "ws-eu.soccerfootball.info"
