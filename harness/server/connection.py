@@ -168,9 +168,17 @@ class WsConnection:
 
     # --- closing -----------------------------------------------------------------------------
 
-    def close(self, code: int = 1000, reason: str = "", *, drop_queued: bool = False) -> None:
+    def close(
+        self,
+        code: int = 1000,
+        reason: str = "",
+        *,
+        drop_queued: bool = False,
+        timeout_s: float = CLOSE_TIMEOUT_S,
+    ) -> None:
         """Start a clean close: queue the close frame (after pending data, unless
-        ``drop_queued``: a slow reader would otherwise never get to it)."""
+        ``drop_queued``: a slow reader would otherwise never get to it); the connection is
+        dropped if the client has not answered within ``timeout_s``."""
         if not self.accepting:
             return
         if drop_queued:
@@ -183,7 +191,7 @@ class WsConnection:
         self.host.journal.add("ws_out", f"close {code} {reason!r}", self.id)
         self.enqueue(data)
         self.closing = True
-        self._scope.deadline = min(self._scope.deadline, trio.current_time() + CLOSE_TIMEOUT_S)
+        self._scope.deadline = min(self._scope.deadline, trio.current_time() + timeout_s)
 
     def _drop_queued(self) -> None:
         """Forget the frames not yet handed to the socket (whole frames: the writer takes them
@@ -192,7 +200,10 @@ class WsConnection:
         self._out.clear()
 
     def abort(self) -> None:
-        """Drop the connection without a close frame (TCP reset where the socket allows)."""
+        """Drop the connection without a close frame (TCP reset where the socket allows); no-op
+        once it has ended (its close code stays what it was)."""
+        if self.closed:
+            return
         _set_linger_zero(self.stream)
         self.close_code = 1006
         self._scope.cancel()
