@@ -130,3 +130,18 @@ async def _answer_close(client: MemoryClient) -> None:
             if isinstance(event, CloseConnection):
                 client.put(client.ws.send(event.response()))
                 return
+
+
+async def test_cutting_a_connection_that_already_ended_keeps_its_close_code(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # (a shutdown may race a client that finishes its close just as the grace ends)
+    async with trio.open_nursery() as nursery, open_mock_server() as server:
+        client = await MemoryClient.open(server, nursery)
+        [conn] = server.connections()
+        async with trio.open_nursery() as inner:
+            inner.start_soon(_answer_close, client)
+            await server.shut_down(60)
+        assert conn.done.is_set()
+        conn.abort()
+        assert conn.close_code == 1001
