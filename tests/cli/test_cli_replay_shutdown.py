@@ -93,9 +93,11 @@ def _silent_client(details: dict[str, Any]) -> socket.socket:
     token = _ws_url(details).split("token=", 1)[1]
     sock = socket.create_connection(("127.0.0.1", details["port"]), timeout=10)
     sock.sendall(ws.send(Request(host="127.0.0.1", target=f"/?token={token}")))
-    while not any(isinstance(event, AcceptConnection) for event in ws.events()):
+    for _ in range(100):  # bounded: the 101 comes in one or two reads (10 s timeout each)
         ws.receive_data(sock.recv(65536))
-    return sock
+        if any(isinstance(event, AcceptConnection) for event in ws.events()):
+            return sock
+    raise AssertionError("no 101 response")
 
 
 def test_a_second_signal_cuts_the_grace_short(tmp_path: Path) -> None:

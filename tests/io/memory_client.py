@@ -34,10 +34,11 @@ class MemoryClient:
         nursery.start_soon(server.handle_stream, stream)
         target = f"/?token={server.new_ws_token()}"
         client.put(client.ws.send(Request(host="127.0.0.1", target=target)))
-        while True:
-            client.ws.receive_data(await client.from_server.get_data())
+        for _ in range(100):  # bounded: the 101 comes in one or two reads
+            client.ws.receive_data(bytes(await client.from_server.get_data()))
             if any(isinstance(event, AcceptConnection) for event in client.ws.events()):
                 return client
+        raise AssertionError("no 101 response")
 
     def put(self, data: bytes) -> None:
         """Make ``data`` readable by the server now (no checkpoint)."""
@@ -45,7 +46,7 @@ class MemoryClient:
 
     async def next_events(self) -> list[Event]:
         """Wait for more bytes from the server; the events they complete."""
-        data = await self.from_server.get_data()
+        data = bytes(await self.from_server.get_data())
         self.received += data
         self.ws.receive_data(data)
         return list(self.ws.events())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket_url
@@ -24,12 +25,17 @@ async def _connect(server: MockServer, nursery: trio.Nursery) -> WebSocketConnec
 
 
 async def _close_seen(ws: WebSocketConnection) -> tuple[int, str | None]:
-    with trio.fail_after(10):
-        try:
-            while True:
-                await ws.get_message()
-        except ConnectionClosed as closed:
-            return closed.reason.code, closed.reason.reason
+    """The close the client got (trio-websocket reports a missing close frame as 1006)."""
+    with trio.fail_after(10), pytest.raises(ConnectionClosed) as closed:
+        await _read_all(ws)
+    reason = closed.value.reason
+    assert reason is not None
+    return reason.code, reason.reason
+
+
+async def _read_all(ws: WebSocketConnection) -> None:
+    for _ in range(100_000):  # bounded: far more than any test sends
+        await ws.get_message()
 
 
 async def test_cancelling_the_server_closes_every_client_with_1001() -> None:
@@ -68,14 +74,17 @@ async def test_a_client_that_never_answers_is_cut_after_the_grace(
     async with trio.open_nursery() as nursery, open_mock_server(feed, config) as server:
         client = await MemoryClient.open(server, nursery)
         client.put(_text(client, sub()))
-        while b'"goal"' not in client.received:  # events are flowing
+        for _ in range(1000):  # bounded: until events are flowing
+            if b'"goal"' in client.received:
+                break
             await client.next_events()
         # When the server shuts down
         start = trio.current_time()
         report = await server.shut_down()
         elapsed = trio.current_time() - start
-        while await _more(client):  # read to the end of the stream
-            pass
+        for _ in range(100_000):  # bounded: read to the end of the stream
+            if not await _more(client):
+                break
     # Then it waited the whole grace, then cut the client
     assert (report.closed, report.cut) == (0, 1)
     assert GRACE_S <= elapsed < GRACE_S + 0.5
@@ -125,7 +134,7 @@ async def _set_after(event: trio.Event, delay_s: float) -> None:
 
 
 async def _answer_close(client: MemoryClient) -> None:
-    while True:
+    for _ in range(1000):  # bounded: the close comes within a few reads
         for event in await client.next_events():
             if isinstance(event, CloseConnection):
                 client.put(client.ws.send(event.response()))

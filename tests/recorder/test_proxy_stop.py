@@ -33,7 +33,9 @@ async def _subscribed_client(proxy: ProxyRecorder, nursery: trio.Nursery) -> Web
 async def _close_of(ws: WebSocketConnection) -> tuple[int, str | None]:
     with pytest.raises(ConnectionClosed) as closed:
         await ws.get_message()
-    return closed.value.reason.code, closed.value.reason.reason
+    reason = closed.value.reason
+    assert reason is not None
+    return reason.code, reason.reason
 
 
 async def test_stopping_the_proxy_closes_its_clients_with_1001(tmp_path: Path) -> None:
