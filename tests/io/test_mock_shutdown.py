@@ -9,6 +9,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websoc
 from wsproto.events import CloseConnection, TextMessage
 
 from harness.core.profile import DEFAULT_PROFILE
+from harness.errors import UsageError
 from harness.server import MockServer, ServerConfig, open_mock_server
 from tests.io.memory_client import MemoryClient
 from tests.io.mock_helpers import main_event, make_feed, new_token, sub
@@ -154,3 +155,9 @@ async def test_cutting_a_connection_that_already_ended_keeps_its_close_code(
         assert conn.done.is_set()
         conn.abort()
         assert conn.close_code == 1001
+
+
+@pytest.mark.parametrize("grace", [-1.0, float("nan"), float("inf")])
+def test_an_impossible_grace_is_a_usage_error(grace: float) -> None:
+    with pytest.raises(UsageError, match="shutdown grace"):
+        ServerConfig(shutdown_grace_s=grace)
