@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,9 @@ from harness.core.recording import read_recording
 from harness.core.schedule import Feed, FeedFrame, ReplayOptions
 from harness.errors import UsageError
 from harness.recordings import default_recording_path
-from harness.server.config import ServerConfig, ServerStats
+from harness.server.config import SHUTDOWN_GRACE_S, ServerConfig, ServerStats
 from harness.server.mock import MockServer, open_mock_server
+from harness.server.shutdown import ShutdownReport
 
 DEFAULT_PORT = 8765
 PORT_ENVVAR = "HARNESS_PORT"
@@ -62,6 +64,14 @@ def parse_speed(text: str) -> float | None:
     if not speed > 0 or speed == float("inf"):
         raise UsageError(f"invalid speed {text!r}: use a positive number or 'max'")
     return speed
+
+
+def _option_duration(name: str, text: str) -> float:
+    """``parse_duration``, its one-line error naming the option."""
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        raise UsageError(f"{name}: {exc}") from None
 
 
 def _seconds_to_ns(text: str | None) -> int | None:
@@ -138,6 +148,14 @@ def _short_duration(seconds: float) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the connection details as JSON once listening; removed on exit.",
 )
+@click.option(
+    "--shutdown-grace",
+    metavar="D",
+    default=_short_duration(SHUTDOWN_GRACE_S),
+    show_default=True,
+    help="On Ctrl-C/SIGTERM: how long clients get to answer the 1001 close before they are"
+    " cut (a second Ctrl-C cuts at once).",
+)
 @click.option("--quiet", is_flag=True, help="No status line.")
 def replay_command(file: Path | None, **options: Any) -> None:
     """Replay FILE (default: the bundled synthetic recording) to any client.
@@ -190,12 +208,13 @@ def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
         profile=learn_from_recording(records),
         replay=replay,
         broadcast=options["broadcast"],
+        shutdown_grace_s=_option_duration("--shutdown-grace", options["shutdown_grace"]),
     )
     return _Loaded(path, Feed.from_records(records), config)
 
 
 async def _serve(loaded: _Loaded, options: dict[str, Any]) -> None:
-    """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly."""
+    """Serve until SIGINT (Ctrl-C) or SIGTERM, then close every client with 1001 and stop."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_mock_server(loaded.feed, loaded.config) as server:
             details = connection_details(server, loaded)
@@ -205,10 +224,35 @@ async def _serve(loaded: _Loaded, options: dict[str, Any]) -> None:
             async with trio.open_nursery() as nursery:
                 if not options["quiet"]:
                     nursery.start_soon(_show_status, server, loaded.feed)
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-                    break
-    click.echo("\nharness replay: stopped", err=True)
+                signum = await signals.__anext__()
+                nursery.cancel_scope.cancel()
+            count = len(server.connections())
+            name = signal.Signals(signum).name
+            click.echo(
+                f"\nharness replay: stopping ({name}): closing {_plural(count, 'connection')}",
+                err=True,
+            )
+            report = await _shut_down(server, signals)
+    click.echo(f"harness replay: stopped ({report.closed} closed, {report.cut} cut)", err=True)
+
+
+async def _shut_down(server: MockServer, signals: AsyncIterator[int]) -> ShutdownReport:
+    """The server's shutdown; a second signal during the grace cuts the grace short."""
+    hurry = trio.Event()
+
+    async def second_signal() -> None:
+        await signals.__anext__()
+        hurry.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(second_signal)
+        report = await server.shut_down(hurry=hurry)
+        nursery.cancel_scope.cancel()
+    return report
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def connection_details(server: MockServer, loaded: _Loaded) -> dict[str, Any]:
@@ -309,7 +353,7 @@ def _print_banner(loaded: _Loaded, details: dict[str, Any]) -> None:
         f"harness replay: {loaded.path} ({len(feed.frames)} event frames,"
         f" {format_duration(feed.duration_ns / 1e9)}) at {speed}",
         *_banner_lines(loaded, details),
-        "  Ctrl-C stops.",
+        "  Ctrl-C stops (clients get a 1001 close).",
     ]
     click.echo("\n".join(lines))
     sys.stdout.flush()

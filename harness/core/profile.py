@@ -55,6 +55,13 @@ class BehaviourProfile:
     token_expired_close_reason: str = "token expired"
     """Section 12: "... reason ``token expired``"."""
 
+    shutdown_close_code: int = 1001
+    """Not in the docs: when the mock stops (Ctrl-C, SIGTERM, a cancelled server) every open
+    connection is closed with 1001 "going away" (RFC 6455 7.4.1: "a server going down"), so a
+    client sees a clean close it can reconnect after, never a 1006."""
+    shutdown_close_reason: str = "server shutting down"
+    """Reason sent with :attr:`shutdown_close_code`."""
+
     default_plan: Plan = Plan.MEGA
     """Section 12: "Default plan of the mock: MEGA: all six channels"."""
     max_connections: int = 2

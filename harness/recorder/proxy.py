@@ -319,6 +319,8 @@ class _Relay:
             try:
                 message = await self.downstream.get_message()
             except ConnectionClosed as closed:
+                if self.stop.is_set():
+                    return  # _close_on_stop closes both sides
                 code, reason = _code_reason(closed)
                 self._record_close(code, reason, Initiator.CLIENT)
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
@@ -340,6 +342,8 @@ class _Relay:
             try:
                 message = await self.upstream.get_message()
             except ConnectionClosed as closed:
+                if self.stop.is_set():
+                    return  # our own close of the upstream: the client still gets its 1001
                 code, reason = _code_reason(closed)
                 lost = code is None or code == ABNORMAL_CLOSURE
                 self._record_close(

@@ -12,6 +12,8 @@ from harness.server.journal import DEFAULT_JOURNAL_SIZE
 
 STALL_TIMEOUT_S = 10.0
 """At ``--speed max``: a reader that makes no progress for this long is closed (1008)."""
+SHUTDOWN_GRACE_S = 1.0
+"""How long a stopping server waits for clients to answer its 1001 close before cutting them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class ServerConfig:
     broadcast: bool = False
     journal_size: int = DEFAULT_JOURNAL_SIZE
     stall_timeout_s: float = STALL_TIMEOUT_S
+    shutdown_grace_s: float = SHUTDOWN_GRACE_S
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -44,6 +47,8 @@ class ServerConfig:
                 raise UsageError(f"{name.replace('_', '-')} must be >= 0, got {value}")
         if self.api_token == "":
             raise UsageError("--api-token must not be empty")
+        if not 0 <= self.shutdown_grace_s < float("inf"):
+            raise UsageError(f"shutdown grace must be >= 0 s, got {self.shutdown_grace_s}")
         if self.journal_size < 1:
             raise UsageError(f"journal size must be >= 1, got {self.journal_size}")
 

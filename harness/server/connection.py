@@ -14,7 +14,9 @@ Policies (``docs/protocol.md`` section 12 and the issue):
   over :data:`MAX_MESSAGE_BYTES`, or in more frames than the profile's ``max_message_fragments``,
   is closed with 1009.
 - A client that floods commands without reading the replies is simply not read from while more
-  than :data:`HIGH_WATER` bytes are queued for it (TCP pushes back); nobody else waits.
+  than :data:`HIGH_WATER` bytes are queued for it (TCP pushes back); nobody else waits.  A
+  reader lets the other connections run after :data:`EVENTS_PER_TURN` frames, so a flood of
+  cheap frames (pings) cannot starve them either.
 - Token expiry: one watcher per connection sleeps until the token's deadline, re-reading it
   whenever the token changes (renew extends in place, ``expire_token`` cuts it short); at the
   deadline it sends ``TOKEN_EXPIRED`` and closes with the profile's code (4001 ``token expired``).
@@ -52,6 +54,10 @@ MAX_MESSAGE_BYTES = 1 << 20
 CLOSE_TIMEOUT_S = 2.0
 """How long a server-initiated close waits for the client's close frame."""
 RECEIVE_SIZE = 65536
+EVENTS_PER_TURN = 64
+"""Most client frames handled before the reader lets the other connections run: one read of
+:data:`RECEIVE_SIZE` bytes can hold ~10,000 empty pings, and answering them all in one turn
+starved every other client (7 events/s for a good client beside a ping flood)."""
 
 
 class ConnectionHost(Protocol):
@@ -169,9 +175,17 @@ class WsConnection:
 
     # --- closing -----------------------------------------------------------------------------
 
-    def close(self, code: int = 1000, reason: str = "", *, drop_queued: bool = False) -> None:
+    def close(
+        self,
+        code: int = 1000,
+        reason: str = "",
+        *,
+        drop_queued: bool = False,
+        timeout_s: float = CLOSE_TIMEOUT_S,
+    ) -> None:
         """Start a clean close: queue the close frame (after pending data, unless
-        ``drop_queued``: a slow reader would otherwise never get to it)."""
+        ``drop_queued``: a slow reader would otherwise never get to it); the connection is
+        dropped if the client has not answered within ``timeout_s``."""
         if not self.accepting:
             return
         if drop_queued:
@@ -184,7 +198,7 @@ class WsConnection:
         self.host.journal.add("ws_out", f"close {code} {reason!r}", self.id)
         self.enqueue(data)
         self.closing = True
-        self._scope.deadline = min(self._scope.deadline, trio.current_time() + CLOSE_TIMEOUT_S)
+        self._scope.deadline = min(self._scope.deadline, trio.current_time() + timeout_s)
 
     def _drop_queued(self) -> None:
         """Forget the frames not yet handed to the socket (whole frames: the writer takes them
@@ -193,7 +207,10 @@ class WsConnection:
         self._out.clear()
 
     def abort(self) -> None:
-        """Drop the connection without a close frame (TCP reset where the socket allows)."""
+        """Drop the connection without a close frame (TCP reset where the socket allows); no-op
+        once it has ended (its close code stays what it was)."""
+        if self.closed:
+            return
         _set_linger_zero(self.stream)
         self.close_code = 1006
         self._scope.cancel()
@@ -228,7 +245,7 @@ class WsConnection:
         while True:
             if data:
                 self.ws.receive_data(data)
-                if self._handle_events():
+                if await self._handle_events():
                     return True
             if self.queued_bytes > HIGH_WATER:
                 await self.wait_drained()
@@ -240,9 +257,12 @@ class WsConnection:
                 self.close_code = self.close_code or 1006
                 return False
 
-    def _handle_events(self) -> bool:
-        """Handle what arrived; True when the WebSocket is finished."""
-        for event in self.ws.events():
+    async def _handle_events(self) -> bool:
+        """Handle what arrived, yielding to the other connections every
+        :data:`EVENTS_PER_TURN` events; True when the WebSocket is finished."""
+        for count, event in enumerate(self.ws.events(), 1):
+            if count % EVENTS_PER_TURN == 0:
+                await self._yield_turn()
             if isinstance(event, CloseConnection):
                 return self._on_close(event)
             if isinstance(event, Ping):
@@ -251,6 +271,14 @@ class WsConnection:
             elif isinstance(event, Message) and not self.closing:
                 self._on_message(event)
         return False
+
+    async def _yield_turn(self) -> None:
+        """Let the other tasks run; wait for the writer first if the replies pile up (the same
+        back-pressure as between reads)."""
+        if self.queued_bytes > HIGH_WATER:
+            await self.wait_drained()
+        else:
+            await trio.lowlevel.checkpoint()
 
     def _on_close(self, event: CloseConnection) -> bool:
         state = self.ws.state

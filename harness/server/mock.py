@@ -4,7 +4,8 @@
 ``async with open_mock_server(feed, config) as server:``; then point a client at
 ``server.base_url``.  The control API (:meth:`MockServer.push`, :meth:`~MockServer.expire_token`,
 :meth:`~MockServer.set_api_token_state`, :meth:`~MockServer.stop_answering_pings`,
-:meth:`~MockServer.close_connections`, :attr:`~MockServer.journal`, :attr:`~MockServer.stats`)
+:meth:`~MockServer.close_connections`, :meth:`~MockServer.shut_down`, :attr:`~MockServer.journal`,
+:attr:`~MockServer.stats`)
 lets tests, the recorder, the pytest plugin and fuzzing drive situations the real service only
 produces by chance.  Every section 12 decision is read from ``config.profile``.
 """
@@ -33,6 +34,7 @@ from harness.server.feed import PreparedFeed, Timeline
 from harness.server.frames import text_frame
 from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
+from harness.server.shutdown import ShutdownReport, close_for_shutdown, shut_down
 from harness.server.tls import ServerTls, throwaway_tls
 
 BROADCAST = "*"
@@ -85,6 +87,9 @@ class MockServer:
         self._pushed = 0
         self._http_requests = 0
         self.internal_errors = 0
+        self.accept_scope = trio.CancelScope()
+        """Around the accept loop: cancelled when the server stops accepting."""
+        self.shutting_down = False
 
     # --- control API ---------------------------------------------------------------------------
 
@@ -165,6 +170,17 @@ class MockServer:
         for conn in targets:
             await conn.done.wait()
         return len(targets)
+
+    async def shut_down(
+        self, grace_s: float | None = None, *, hurry: trio.Event | None = None
+    ) -> ShutdownReport:
+        """Stop accepting, close every connection with the profile's 1001, wait up to
+        ``grace_s`` (default ``config.shutdown_grace_s``; less once ``hurry`` is set) for the
+        closing handshakes, then cut the rest (see :mod:`harness.server.shutdown`)."""
+        grace = self.config.shutdown_grace_s if grace_s is None else grace_s
+        report = await shut_down(self, grace, hurry=hurry)
+        self.journal.add("note", f"shut down: {report.closed} closed, {report.cut} cut")
+        return report
 
     @property
     def stats(self) -> ServerStats:
@@ -291,6 +307,8 @@ class MockServer:
         timeline = self._timeline_for(token.token)
         if timeline is not None:
             timeline.attach(conn)
+        if self.shutting_down:  # upgraded on an HTTP connection opened before the shutdown
+            close_for_shutdown(self.profile, [conn])
         try:
             await conn.run(trailing, accept=ws.send(_accept()))
         finally:
@@ -337,7 +355,11 @@ async def serve_mock(
     *,
     task_status: trio.TaskStatus[MockServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the mock until cancelled; ``nursery.start(serve_mock, ...)`` returns the server."""
+    """Run the mock until cancelled; ``nursery.start(serve_mock, ...)`` returns the server.
+
+    Cancelling it shuts the server down cleanly (:meth:`MockServer.shut_down`, shielded and
+    bounded by the grace): the connections run under a shield until then, so the caller's
+    cancellation cannot drop them before their 1001 close."""
     config = config or ServerConfig()
     if feed is not None:
         iter_schedule(feed, config.replay)  # UsageError now, not inside a timeline later
@@ -350,12 +372,52 @@ async def serve_mock(
                 trio.SSLListener(listener, tls.context, https_compatible=True)
                 for listener in listeners
             ]
+        async with trio.open_nursery() as outer:
+            scope, server = await outer.start(_run_shielded, feed, config, listeners, port, tls)
+            task_status.started(server)
+            try:
+                await trio.sleep_forever()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await server.shut_down()
+                scope.cancel()
+
+
+async def _run_shielded(
+    feed: Feed | None,
+    config: ServerConfig,
+    listeners: list[Any],
+    port: int,
+    tls: ServerTls | None,
+    *,
+    task_status: trio.TaskStatus[tuple[trio.CancelScope, MockServer]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The server's tasks (accept loop, connections, timelines), until the scope it reports
+    is cancelled: only :func:`serve_mock` does that, after the shutdown."""
+    with trio.CancelScope(shield=True) as scope:
         async with trio.open_nursery() as nursery:
             server = MockServer(feed, config, port=port, nursery=nursery, tls=tls)
             if config.broadcast:
                 server._timeline_for(BROADCAST)
-            await nursery.start(trio.serve_listeners, server.handle_stream, listeners)
-            task_status.started(server)
+            await nursery.start(_accept_connections, server, listeners)
+            task_status.started((scope, server))
+
+
+async def _accept_connections(
+    server: MockServer,
+    listeners: list[Any],
+    *,
+    task_status: trio.TaskStatus[list[Any]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Accept until :attr:`MockServer.accept_scope` is cancelled; the connections run in the
+    server's nursery, so they outlive the accept loop and a shutdown can close them."""
+    with server.accept_scope:
+        await trio.serve_listeners(
+            server.handle_stream,
+            listeners,
+            handler_nursery=server._nursery,
+            task_status=task_status,
+        )
 
 
 @asynccontextmanager
