@@ -10,6 +10,8 @@ import pytest
 
 from benchmarks import stress
 
+pytestmark = pytest.mark.slow
+
 
 def test_stress_benchmark_reports_each_phase_and_the_attacks(
     capsys: pytest.CaptureFixture[str],
