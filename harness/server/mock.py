@@ -186,6 +186,8 @@ class MockServer:
             ended=bool(started) and all(t.ended for t in started),
             http_requests=self._http_requests,
             internal_errors=self.internal_errors,
+            parked=sum(t.parked for t in started),
+            timeline_steps=sum(t.steps for t in timelines),
         )
 
     # --- ConnectionHost --------------------------------------------------------------------------
