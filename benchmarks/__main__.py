@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-BENCHMARKS: list[str] = ["recorder", "recording_io", "server_throughput", "server_timing"]
+BENCHMARKS: list[str] = [
+    "recorder",
+    "recording_io",
+    "server_parking",
+    "server_throughput",
+    "server_timing",
+]
 
 
 def main() -> None:

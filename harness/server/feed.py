@@ -2,7 +2,14 @@
 
 ``docs/protocol.md`` section 12, "Replay routing": one timeline per WS token, starting at its
 first subscription; a reconnect with the same token resumes where the feed is now (frames due
-while no connection was open are missed, as live); ``--broadcast`` shares one timeline.
+while no connection was open are missed, as live); ``--broadcast`` shares one timeline.  The
+start is timed by the settle window and a topic added later is caught up, both rules of
+:mod:`harness.core.timeline` (catch-up only on per-token timelines, not ``--broadcast``).
+
+Parking: a timeline with no attached connection holding a subscription waits on one event and
+costs nothing (issue 8: 100 timelines left behind took a server to 100 % CPU).  A timed one
+resumes where the feed is now (:meth:`~harness.core.schedule.ScheduleCursor.seek`, no stepping
+through the frames in between); at ``--speed max`` it resumes where it paused.
 
 Design for throughput: :class:`PreparedFeed` builds every recorded frame's wire bytes once and
 interns its :class:`FrameInfo` to a small integer, so a delivery costs one cached dict lookup and
@@ -14,8 +21,8 @@ Slow readers (section 12): in timed replay a subscriber with more than the profi
 ``slow_reader_max_queued_bytes`` queued is closed with ``slow_reader_close_code`` (1008) and the
 rest go on.  At ``--speed max`` (flow control) the timeline waits for every attached subscriber
 to drain below the low-water mark; one that makes no progress for ``stall_timeout_s`` is closed
-the same way, so a stuck client cannot stall the others for ever.  At ``--speed max`` a timeline
-with no connection attached pauses (there is no reader to go as fast as).
+the same way, so a stuck client cannot stall the others for ever.  A catch-up is flow
+controlled the same way, whatever the speed.
 """
 
 from __future__ import annotations
@@ -152,7 +159,7 @@ class Timeline:
         self._start_time = 0.0
         self.scope = trio.CancelScope()
         self._position = 0
-        self.position_ns = 0
+        self._position_ns = 0
         self.delivered = 0
         self.steps = 0
         """Times the timeline task woke to send (a frame or a batch): flat while parked."""
@@ -169,6 +176,14 @@ class Timeline:
         if self.parked and self.options.speed is not None:
             return self.cursor.position_at(self._elapsed_ns())
         return self._position
+
+    @property
+    def position_ns(self) -> int:
+        """Recording offset of the last frame passed (while parked: the one due last)."""
+        if self.parked and self.options.speed is not None:
+            passed = self.position
+            return self.cursor.frame(passed - 1).offset_ns if passed else 0
+        return self._position_ns
 
     def attach(self, conn: WsConnection) -> None:
         self.connections[conn] = None
@@ -263,7 +278,8 @@ class Timeline:
                 continue
             await trio.sleep_until(self._start_time + cursor.due_ns(cursor.index) / 1e9)
             self.steps += 1
-            await self._gate()
+            if self._catching_up:
+                await self._gate()
             if self._idle():
                 continue
             _, frame = cursor.advance()
@@ -276,7 +292,8 @@ class Timeline:
         while not cursor.done:
             if self._idle():
                 await self._park()
-            await self._gate()
+            if self._catching_up:
+                await self._gate()
             _, frame = cursor.advance()
             self.steps += 1
             behind = self._deliver(frame, HIGH_WATER)
@@ -295,7 +312,8 @@ class Timeline:
             for batch in batches:
                 while self._idle():
                     await self._park()
-                await self._gate()
+                if self._catching_up:
+                    await self._gate()
                 self.steps += 1
                 behind = self._deliver_batch(batch)
                 if behind:
@@ -328,7 +346,7 @@ class Timeline:
             if conn.queued_bytes > HIGH_WATER:
                 over.append(conn)
         self._position += len(batch.wires)
-        self.position_ns = batch.last_offset_ns
+        self._position_ns = batch.last_offset_ns
         return over
 
     def _deliver(self, frame: FeedFrame, limit: int) -> list[WsConnection]:
@@ -343,7 +361,7 @@ class Timeline:
                 if conn.queued_bytes > limit:
                     over.append(conn)
         self._position += 1
-        self.position_ns = frame.offset_ns
+        self._position_ns = frame.offset_ns
         return over
 
     def _wire(self, frame: FeedFrame) -> tuple[bytes, int]:
