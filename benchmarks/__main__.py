@@ -7,6 +7,7 @@ import argparse
 BENCHMARKS: list[str] = [
     "recorder",
     "recording_io",
+    "server_parking",
     "server_throughput",
     "server_timing",
     "stress",

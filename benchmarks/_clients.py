@@ -6,9 +6,10 @@ loop, so one cannot slow the other down by scheduling alone):
 - the parent builds a synthetic recording of MAIN frames (:func:`write_main_recording`), starts
   a server (:func:`serve`: the mock via ``harness replay`` or the picows baseline) and runs the
   clients (:func:`run_clients`), which print one JSON line of results;
-- ``python -m benchmarks._clients throughput|timing ...`` is that client process.  The same code
-  reads from both servers: ``GET /v1/ws/new?t=...`` for a WS URL (the picows baseline answers it
-  too), connect, ``subscribe MAIN:all``, read the ``subscribed`` reply, then count frames.
+- ``python -m benchmarks._clients throughput|timing|parking ...`` is that client process.  The
+  same code reads from both servers: ``GET /v1/ws/new?t=...`` for a WS URL (the picows baseline
+  answers it too), connect, ``subscribe MAIN:all``, read the ``subscribed`` reply, then count
+  frames.
 
 Each client uses its own API token, so on the mock each gets its own timeline (section 12
 "Replay routing") and the whole feed from its first subscription, as on the baseline.  A client
@@ -95,12 +96,17 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far (NaN off Linux)."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return math.nan
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far (NaN off Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -236,6 +242,29 @@ async def _bare_sleeper(frames: int, gap_s: float, lateness: list[float]) -> Non
         lateness.append(trio.current_time() - due)
 
 
+async def trio_parking(urls: list[str], window_s: float, server_pid: int) -> None:
+    """``urls[:-1]`` subscribe once and leave (their timelines park); then the last, the
+    well-behaved client, counts the frames it reads in ``window_s`` while the server's CPU
+    time is taken over the same window."""
+    for url in urls[:-1]:
+        async with open_websocket_url(url) as ws:
+            await ws.send_message(SUBSCRIBE_ALL)
+            await ws.get_message()  # the subscribed reply
+    async with open_websocket_url(urls[-1]) as ws:
+        await ws.send_message(SUBSCRIBE_ALL)
+        await ws.get_message()
+        await ws.get_message()  # the feed is flowing
+        count = 0
+        cpu_start, start = cpu_seconds(server_pid), time.perf_counter()
+        with trio.move_on_after(window_s):
+            while True:
+                await ws.get_message()
+                count += 1
+        elapsed = time.perf_counter() - start
+        cpu = (cpu_seconds(server_pid) - cpu_start) / elapsed
+        _finish({"events_per_s": count / elapsed, "server_cpu": cpu})
+
+
 def _finish(result: dict[str, Any]) -> NoReturn:
     """Print the result and end the process at once, sockets open (see module doc)."""
     sys.stdout.write(json.dumps(result) + "\n")
@@ -245,7 +274,7 @@ def _finish(result: dict[str, Any]) -> NoReturn:
 
 def _main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._clients")
-    parser.add_argument("mode", choices=["throughput", "timing"])
+    parser.add_argument("mode", choices=["throughput", "timing", "parking"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--token-prefix", required=True)
     parser.add_argument("--clients", type=int, default=1)
@@ -254,9 +283,13 @@ def _main() -> None:
     parser.add_argument("--gap-ns", type=int, default=0)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--window", type=float, default=3.0)
+    parser.add_argument("--server-pid", type=int, default=0)
     args = parser.parse_args()
     urls = ws_urls(args.base_url, args.token_prefix, args.clients)
-    if args.mode == "timing":
+    if args.mode == "parking":
+        trio.run(_within, args.timeout, trio_parking, urls, args.window, args.server_pid)
+    elif args.mode == "timing":
         trio.run(_within, args.timeout, trio_timing, urls, args.frames, args.gap_ns, args.speed)
     elif args.kind == "websockets":
         asyncio.run(asyncio.wait_for(asyncio_throughput(urls, args.frames), args.timeout))

@@ -81,6 +81,17 @@ class BehaviourProfile:
     """Section 12: "closed with code 1008 and a reason"."""
     slow_reader_close_reason: str = "client too slow: send queue limit exceeded"
 
+    subscription_settle_s: float = 0.05
+    """Replay: a token's timeline starts once its subscriptions have been unchanged this long
+    (section 12 says "starting at its first subscription"; the window makes a client that sends
+    its subscribe commands back to back get one start for all of them, so what it receives does
+    not depend on how fast it sends them).  A topic added after the start is caught up instead:
+    the frames of the current lap it would already have received are sent to that connection
+    first, in recorded order (see :mod:`harness.core.timeline`)."""
+    subscription_settle_max_s: float = 1.0
+    """Replay: a timeline starts at most this long after the token's first subscription, even
+    while the subscriptions keep changing."""
+
     max_message_fragments: int = 1024
     """Most frames (a first frame and its continuations) one client message may span; past it
     the connection is closed with 1009, as a message over the size limit is.  RFC 6455 puts no

@@ -18,6 +18,7 @@ Policy (``docs/protocol.md`` section 12, "Replay routing"):
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import deque
@@ -154,18 +155,22 @@ def iter_schedule(feed: Feed, options: ReplayOptions) -> Iterator[tuple[int, Fee
             f"start-at {options.start_at_ns / 1e9:g}s is past the end of the recording "
             f"({feed.duration_ns / 1e9:g}s)"
         )
-    lap = _compressed_lap(feed, options)
+    lap = compressed_lap(feed, options)
     return _schedule(lap, options)
 
 
 @dataclass(frozen=True, slots=True)
-class _Lap:
+class Lap:
+    """One lap of the replay: the frames from ``start_at``, each frame's compressed recording
+    time from ``start_at`` (``max_gap`` applied, ``speed`` not), and the lap's length."""
+
     frames: tuple[FeedFrame, ...]
-    positions_ns: tuple[int, ...]  # compressed recording time of each frame from start_at
+    positions_ns: tuple[int, ...]
     length_ns: int
 
 
-def _compressed_lap(feed: Feed, options: ReplayOptions) -> _Lap:
+def compressed_lap(feed: Feed, options: ReplayOptions) -> Lap:
+    """The lap :func:`iter_schedule` repeats (see there)."""
     frames = tuple(f for f in feed.frames if f.offset_ns >= options.start_at_ns)
     limit = options.max_gap_ns
     positions: list[int] = []
@@ -177,10 +182,10 @@ def _compressed_lap(feed: Feed, options: ReplayOptions) -> _Lap:
         previous = frame.offset_ns
     tail = feed.duration_ns - previous
     length = position + (tail if limit is None else min(tail, limit))
-    return _Lap(frames, tuple(positions), max(length, MIN_LAP_NS))
+    return Lap(frames, tuple(positions), max(length, MIN_LAP_NS))
 
 
-def _schedule(lap: _Lap, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
+def _schedule(lap: Lap, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
     if not lap.frames:
         return
     speed = options.speed
@@ -193,6 +198,80 @@ def _schedule(lap: _Lap, options: ReplayOptions) -> Iterator[tuple[int, FeedFram
         if not options.loop:
             return
         lap_index += 1
+
+
+class ScheduleCursor:
+    """The schedule of :func:`iter_schedule` as a position that can jump to a time.
+
+    ``index`` counts the frames passed so far over every lap: frame ``index % n`` of lap
+    ``index // n`` (``n`` frames a lap) is the next.  The due times are those of
+    :func:`iter_schedule`; :meth:`seek` moves to the first frame due at or after a time, so a
+    timeline that slept through a stretch resumes "where the feed is now" without stepping
+    through the frames in between (a jump costs the same after a minute or a week).
+    """
+
+    def __init__(self, lap: Lap, options: ReplayOptions) -> None:
+        self.lap = lap
+        self.speed = options.speed
+        self.loop = options.loop
+        self.index = 0
+
+    @property
+    def lap_size(self) -> int:
+        return len(self.lap.frames)
+
+    @property
+    def done(self) -> bool:
+        """No frame left: an empty lap, or the end of the last lap without ``loop``."""
+        return self.lap_size == 0 or (not self.loop and self.index >= self.lap_size)
+
+    def due_ns(self, index: int) -> int:
+        """When frame ``index`` is due, relative to the timeline start."""
+        if self.speed is None:
+            return 0
+        lap, within = divmod(index, self.lap_size)
+        return round((lap * self.lap.length_ns + self.lap.positions_ns[within]) / self.speed)
+
+    def frame(self, index: int) -> FeedFrame:
+        return self.lap.frames[index % self.lap_size]
+
+    def advance(self) -> tuple[int, FeedFrame]:
+        """The next frame and its due time; moves past it (call only when not :attr:`done`)."""
+        index = self.index
+        self.index += 1
+        return self.due_ns(index), self.frame(index)
+
+    def position_at(self, elapsed_ns: int) -> int:
+        """Index of the first frame due at or after ``elapsed_ns`` (never before :attr:`index`;
+        the lap's end without ``loop``).  At ``--speed max`` nothing follows the clock: the
+        current index."""
+        if self.done or self.speed is None:
+            return self.index
+        size = self.lap_size
+        lap, within = divmod(max(0, elapsed_ns) * self.speed, self.lap.length_ns)
+        index = int(lap) * size + bisect.bisect_left(self.lap.positions_ns, within)
+        while index > 0 and self.due_ns(index - 1) >= elapsed_ns:
+            index -= 1  # rounding of due times: at most a step or two
+        while self.due_ns(index) < elapsed_ns:
+            index += 1
+        if not self.loop:
+            index = min(index, size)
+        return max(index, self.index)
+
+    def seek(self, elapsed_ns: int) -> int:
+        """Skip the frames due before ``elapsed_ns`` (missed, as live); the new index."""
+        self.index = self.position_at(elapsed_ns)
+        return self.index
+
+
+def passed_in_lap(passed: int, lap_size: int) -> int:
+    """How many frames of the current lap (the lap of the last frame passed) are behind.
+
+    After the last frame of a lap the whole lap is behind (not none of the next one), so a
+    finished replay without ``--loop`` counts all its frames."""
+    if passed <= 0 or lap_size <= 0:
+        return 0
+    return (passed - 1) % lap_size + 1
 
 
 # --- --rebase-time ------------------------------------------------------------------------------

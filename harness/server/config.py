@@ -80,7 +80,9 @@ class ServerStats:
     """A snapshot for the CLI status line and tests.
 
     ``position``/``position_s``: frames dispatched and recording time reached by the most
-    advanced timeline; ``ended``: every started timeline reached the end of the recording.
+    advanced timeline; ``ended``: every started timeline reached the end of the recording;
+    ``parked``: started timelines with no subscribed connection (they cost nothing);
+    ``timeline_steps``: times any timeline woke to send (flat while all are parked).
     """
 
     connections: int
@@ -95,3 +97,5 @@ class ServerStats:
     ended: bool
     http_requests: int
     internal_errors: int
+    parked: int = 0
+    timeline_steps: int = 0

@@ -202,6 +202,8 @@ class MockServer:
             ended=bool(started) and all(t.ended for t in started),
             http_requests=self._http_requests,
             internal_errors=self.internal_errors,
+            parked=sum(t.parked for t in started),
+            timeline_steps=sum(t.steps for t in timelines),
         )
 
     # --- ConnectionHost --------------------------------------------------------------------------
@@ -222,8 +224,8 @@ class MockServer:
         for topic in conn.session.subscriptions - before:
             self._note_unrecorded(conn, topic)
         timeline = self._timelines.get(BROADCAST if self.config.broadcast else conn.ws_token)
-        if timeline is not None and conn.session.subscriptions:
-            timeline.start()
+        if timeline is not None:
+            timeline.subscriptions_changed(conn, before)
 
     def _note_unrecorded(self, conn: WsConnection, topic: Topic) -> None:
         """Section 12: a STATS/ODDS subscription the recording never held gets none of its
@@ -332,6 +334,7 @@ class MockServer:
                 profile=self.profile,
                 journal=self.journal,
                 stall_timeout_s=self.config.stall_timeout_s,
+                catch_up=key != BROADCAST,
                 wall_clock=self._wall_clock,
             )
             self._timelines[key] = timeline

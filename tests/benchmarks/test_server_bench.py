@@ -63,3 +63,14 @@ def test_lateness_is_measured_from_the_best_served_frame() -> None:
     assert [round(max(copies) * 1000, 3) for copies in by_seq] == [0.0, 0.0, 3.0]
     late = timing.Lateness.of(by_seq)
     assert round(late.max * 1000, 3) == 3.0
+
+
+def test_parking_benchmark_reports_ratios_against_no_parked_tokens(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bench = _bench("server_parking")
+    rows = bench.run(quick=True)
+    assert [row.parked for row in rows] == [0, 5]
+    assert all(row.events_per_s > 0 for row in rows)
+    out = capsys.readouterr().out
+    assert "against the 0-parked baseline" in out
