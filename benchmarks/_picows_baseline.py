@@ -30,6 +30,7 @@ from picows import (
     ws_create_server,
 )
 
+from harness.core.envelopes import compact_json
 from harness.core.protocol import Channel
 from harness.core.recording import read_recording
 from harness.core.schedule import Feed
@@ -49,9 +50,8 @@ class FeedSender(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type == WSMsgType.TEXT and self.next < 0:
             session = WsSession(Channel, 2)
-            replies = session.receive(frame.get_payload_as_bytes(), is_text=True, now_ms=0)
-            for reply in replies:
-                transport.send(WSMsgType.TEXT, json.dumps(reply, separators=(",", ":")).encode())
+            event = session.receive(frame.get_payload_as_bytes(), is_text=True, now_ms=0)
+            transport.send(WSMsgType.TEXT, compact_json(event.body))
             self.next = 0
             self._pump(transport)
         elif frame.msg_type == WSMsgType.CLOSE:

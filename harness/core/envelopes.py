@@ -14,11 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from harness.core.protocol import Topic
-
+from typing import Any
 
 # --- wire JSON ------------------------------------------------------------------------------
 
@@ -242,27 +238,6 @@ def render_message(messages: Mapping[str, str], code: str, **values: object) -> 
 def error_reply(code: str, message: str) -> dict[str, Any]:
     """``{"type":"error","code":...,"message":...}``: no channel/scope echo, as documented."""
     return {"type": "error", "code": str(code), "message": message}
-
-
-def _topic_reply(kind: str, topic: Topic, message: str) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "channel": str(topic.channel),
-        "scope": str(topic.scope),
-        "id": topic.id,
-        "topicKey": topic.key,
-        "message": message,
-    }
-
-
-def subscribed_reply(topic: Topic, message: str = SUBSCRIBED_MESSAGE) -> dict[str, Any]:
-    """Section 6.1 success reply; always form (A), ``id`` null for scope ``all`` (section 12)."""
-    return _topic_reply("subscribed", topic, message)
-
-
-def unsubscribed_reply(topic: Topic, message: str = UNSUBSCRIBED_MESSAGE) -> dict[str, Any]:
-    """Section 12: mirrors :func:`subscribed_reply` with ``"type":"unsubscribed"``."""
-    return _topic_reply("unsubscribed", topic, message)
 
 
 def pong_reply(ts_ms: int) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from typing import Any, TypeAlias
 
 from harness.core.envelopes import (
     DEFAULT_ERROR_MESSAGES,
+    SUBSCRIBED_MESSAGE,
+    UNSUBSCRIBED_MESSAGE,
     ErrorCode,
     compact_json_text,
     envelope,
@@ -52,8 +54,10 @@ __all__ = [
     "format_expires_at",
     "parse_command",
     "pong_reply",
+    "subscribed_reply",
     "topic_matches",
     "topic_receives",
+    "unsubscribed_reply",
 ]
 
 
@@ -316,6 +320,27 @@ def encode_command(cmd: Command) -> str:
 
 
 # --- server -> client frames (section 7) ----------------------------------------------------
+
+
+def _topic_reply(kind: str, topic: Topic, message: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "channel": str(topic.channel),
+        "scope": str(topic.scope),
+        "id": topic.id,
+        "topicKey": topic.key,
+        "message": message,
+    }
+
+
+def subscribed_reply(topic: Topic, message: str = SUBSCRIBED_MESSAGE) -> dict[str, Any]:
+    """Section 6.1 success reply; always form (A), ``id`` null for scope ``all`` (section 12)."""
+    return _topic_reply("subscribed", topic, message)
+
+
+def unsubscribed_reply(topic: Topic, message: str = UNSUBSCRIBED_MESSAGE) -> dict[str, Any]:
+    """Section 12: mirrors :func:`subscribed_reply` with ``"type":"unsubscribed"``."""
+    return _topic_reply("unsubscribed", topic, message)
 
 
 @dataclass(frozen=True, slots=True)

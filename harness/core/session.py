@@ -1,23 +1,20 @@
 """Sans-IO state of one WebSocket connection on the mock server.
 
-:class:`WsSession` takes each client frame and returns the replies to send, as wsproto's
-``Connection`` takes bytes and yields events: no sockets, no clock (``now_ms`` comes in).  It
-enforces the token's plan (``allowed_channels``, ``max_subscribe_per_connection``) and the
-section 12 decisions held by a :class:`~harness.core.profile.BehaviourProfile`.
+:class:`WsSession` takes each client frame and returns one typed event, as wsproto's
+``Connection`` takes bytes and yields events: no sockets, no clock (``now_ms`` comes in).  Each
+event carries the ``body`` the server sends back (section 7.2); the I/O layer decides only
+whether and when to send it.  The session enforces the token's plan (``allowed_channels``,
+``max_subscribe_per_connection``) and the section 12 decisions held by a
+:class:`~harness.core.profile.BehaviourProfile`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
-from harness.core.envelopes import (
-    ErrorCode,
-    error_reply,
-    pong_reply,
-    subscribed_reply,
-    unsubscribed_reply,
-)
+from harness.core.envelopes import ErrorCode, error_reply, pong_reply
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.protocol import (
     Channel,
@@ -26,10 +23,51 @@ from harness.core.protocol import (
     Ping,
     Subscribe,
     Topic,
+    Unsubscribe,
     parse_command,
+    subscribed_reply,
     topic_matches,
+    unsubscribed_reply,
 )
 from harness.errors import ProtocolViolation, UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The outcome of one client frame; ``body`` is the JSON object the server answers with."""
+
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed(Reply):
+    """``topic`` is held; ``added`` is false for a duplicate subscribe (no new slot)."""
+
+    topic: Topic
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribed(Reply):
+    """``topic`` is no longer held."""
+
+    topic: Topic
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(Reply):
+    """A ping, answered with the server time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Reply):
+    """An error reply (``code``); ``command`` is None when the frame was not a command at all."""
+
+    code: str
+    command: Command | None
+
+
+SessionEvent: TypeAlias = Subscribed | Unsubscribed | Pong | Refused
 
 
 class WsSession:
@@ -52,8 +90,6 @@ class WsSession:
         self.max_subscriptions = max_subscriptions
         self.profile = profile
         self._topics: dict[Topic, None] = {}  # insertion-ordered set
-        self.last_command: Command | None = None
-        """The command the last frame held, ``None`` if it was rejected as malformed."""
 
     @property
     def subscriptions(self) -> frozenset[Topic]:
@@ -67,40 +103,42 @@ class WsSession:
         """Held topics in the order they were subscribed."""
         return tuple(self._topics)
 
-    def receive(self, payload: bytes | str, *, is_text: bool, now_ms: int) -> list[dict[str, Any]]:
-        """Handle one client frame; return the replies to send, in order (always exactly one)."""
+    def receive(self, payload: bytes | str, *, is_text: bool, now_ms: int) -> SessionEvent:
+        """Handle one client frame: exactly one event, whose ``body`` is the reply to send."""
         try:
             command = parse_command(payload, is_text=is_text, messages=self.profile.error_messages)
         except ProtocolViolation as violation:
-            self.last_command = None
-            return [violation.reply]
-        self.last_command = command
-        return [self.handle(command, now_ms=now_ms)]
+            return Refused(violation.reply, violation.code, None)
+        return self.handle(command, now_ms=now_ms)
 
-    def handle(self, command: Command, *, now_ms: int) -> dict[str, Any]:
-        """Apply an already parsed command; return the reply."""
+    def handle(self, command: Command, *, now_ms: int) -> SessionEvent:
+        """Apply an already parsed command."""
         if isinstance(command, Ping):
-            return pong_reply(now_ms)
+            return Pong(pong_reply(now_ms))
         if isinstance(command, Subscribe):
-            return self._subscribe(command.topic)
-        return self._unsubscribe(command.topic)
+            return self._subscribe(command)
+        return self._unsubscribe(command)
 
-    def _subscribe(self, topic: Topic) -> dict[str, Any]:
+    def _subscribe(self, command: Subscribe) -> SessionEvent:
+        topic = command.topic
         if topic.channel not in self.allowed_channels:
-            return self._error(ErrorCode.CHANNEL_NOT_ALLOWED, topic)
-        if topic not in self._topics:
+            return self._refuse(ErrorCode.CHANNEL_NOT_ALLOWED, command)
+        added = topic not in self._topics
+        if added:
             if len(self._topics) >= self.max_subscriptions:
-                return self._error(ErrorCode.SUBSCRIPTION_LIMIT, topic)
+                return self._refuse(ErrorCode.SUBSCRIPTION_LIMIT, command)
             self._topics[topic] = None
-        return subscribed_reply(topic, self.profile.subscribed_message)
+        return Subscribed(subscribed_reply(topic, self.profile.subscribed_message), topic, added)
 
-    def _unsubscribe(self, topic: Topic) -> dict[str, Any]:
+    def _unsubscribe(self, command: Unsubscribe) -> SessionEvent:
+        topic = command.topic
         if topic not in self._topics:
-            return self._error(ErrorCode.NOT_SUBSCRIBED, topic)
+            return self._refuse(ErrorCode.NOT_SUBSCRIBED, command)
         del self._topics[topic]
-        return unsubscribed_reply(topic, self.profile.unsubscribed_message)
+        return Unsubscribed(unsubscribed_reply(topic, self.profile.unsubscribed_message), topic)
 
-    def _error(self, code: ErrorCode, topic: Topic) -> dict[str, Any]:
+    def _refuse(self, code: ErrorCode, command: Subscribe | Unsubscribe) -> Refused:
+        topic = command.topic
         message = self.profile.message(
             code,
             channel=topic.channel,
@@ -109,7 +147,7 @@ class WsSession:
             topic=topic.key,
             limit=self.max_subscriptions,
         )
-        return error_reply(code, message)
+        return Refused(error_reply(code, message), str(code), command)
 
     def wants(self, info: FrameInfo) -> bool:
         """Does any held subscription receive this event frame (section 12 "Replay routing")?"""

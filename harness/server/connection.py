@@ -41,7 +41,7 @@ from wsproto.utilities import LocalProtocolError
 
 from harness.core.envelopes import compact_json
 from harness.core.protocol import FrameInfo, Topic
-from harness.core.session import WsSession
+from harness.core.session import Pong, WsSession
 from harness.server.frames import text_frame
 from harness.server.journal import Journal, shorten
 
@@ -319,14 +319,12 @@ class WsConnection:
         kind = "text" if is_text else "binary"
         self.host.journal.add("ws_in", f"{kind} {shorten(payload)}", self.id)
         before = self.session.subscriptions
-        replies = self.session.receive(payload, is_text=is_text, now_ms=self._now_ms())
+        event = self.session.receive(payload, is_text=is_text, now_ms=self._now_ms())
         after = self.session.subscriptions
         if after != before:
             self._routes.clear()
-        for reply in replies:
-            if reply.get("type") == "pong" and not self.host.answer_pings:
-                continue
-            self.send_reply(reply)
+        if not isinstance(event, Pong) or self.host.answer_pings:
+            self.send_reply(event.body)
         if after != before:
             self.host.subscriptions_changed(self, before)
 

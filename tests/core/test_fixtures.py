@@ -87,7 +87,7 @@ class Scenario:
             if spec == "expire":
                 reply = session.expired_reply()
             else:
-                reply = session.receive(_frame(spec), is_text=True, now_ms=1705312800000)[0]
+                reply = session.receive(_frame(spec), is_text=True, now_ms=1705312800000).body
         return reply
 
 

@@ -102,13 +102,11 @@ def test_learned_profile_drives_the_session() -> None:
     ]
     session = WsSession(PLAN_CHANNELS[Plan.PRO], 2, learn_from_recording(records))
     reply = session.receive(encode_command(Subscribe(Topic.parse("ODDS"))), is_text=True, now_ms=0)
-    assert reply == [
-        {
-            "type": "error",
-            "code": "CHANNEL_NOT_ALLOWED",
-            "message": "Channel ODDS is not in your package",
-        }
-    ]
+    assert reply.body == {
+        "type": "error",
+        "code": "CHANNEL_NOT_ALLOWED",
+        "message": "Channel ODDS is not in your package",
+    }
 
 
 @pytest.mark.parametrize(

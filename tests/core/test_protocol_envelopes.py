@@ -15,9 +15,7 @@ from harness.core.envelopes import (
     error_reply,
     pong_reply,
     render_message,
-    subscribed_reply,
     token_status_result,
-    unsubscribed_reply,
     ws_token_result,
 )
 from harness.core.protocol import (
@@ -29,6 +27,8 @@ from harness.core.protocol import (
     envelope,
     error_envelope,
     format_expires_at,
+    subscribed_reply,
+    unsubscribed_reply,
 )
 
 

@@ -92,3 +92,23 @@ def test_importing_the_core_loads_no_third_party_io_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert names, "harness.core has no modules"
     assert out.stdout.strip() == ""
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """Not even under ``TYPE_CHECKING``: a cycle means two modules share one job."""
+    graph = {
+        _module_name(path): {name for name in _imports(path) if name.startswith("harness.")}
+        for path in PACKAGE.rglob("*.py")
+    }
+    cycles = {
+        tuple(sorted((a, b)))
+        for a, targets in graph.items()
+        for b in targets
+        if a != b and a in graph.get(b, set()) and not b.startswith(a + ".")
+    }
+    assert not cycles

@@ -21,7 +21,7 @@ from harness.core.protocol import (
     classify_frame,
     encode_command,
 )
-from harness.core.session import WsSession
+from harness.core.session import Pong, Refused, SessionEvent, Subscribed, WsSession
 from harness.errors import UsageError
 
 
@@ -33,10 +33,12 @@ def unsub(spec: str) -> str:
     return encode_command(Unsubscribe(Topic.parse(spec)))
 
 
+def receive(session: WsSession, payload: str | bytes, *, is_text: bool = True) -> SessionEvent:
+    return session.receive(payload, is_text=is_text, now_ms=1705312800000)
+
+
 def send(session: WsSession, payload: str | bytes, *, is_text: bool = True) -> dict[str, Any]:
-    replies = session.receive(payload, is_text=is_text, now_ms=1705312800000)
-    assert len(replies) == 1
-    return replies[0]
+    return receive(session, payload, is_text=is_text).body
 
 
 def mega(limit: int = 2, profile: BehaviourProfile = DEFAULT_PROFILE) -> WsSession:
@@ -46,7 +48,8 @@ def mega(limit: int = 2, profile: BehaviourProfile = DEFAULT_PROFILE) -> WsSessi
 def test_subscribe_replies_in_form_a_even_for_form_b() -> None:
     session = mega()
     payload = '{"action":"subscribe","channel":"STATS","scope":"match:12345"}'
-    assert send(session, payload) == {
+    event = receive(session, payload)
+    assert event.body == {
         "type": "subscribed",
         "channel": "STATS",
         "scope": "match",
@@ -55,7 +58,8 @@ def test_subscribe_replies_in_form_a_even_for_form_b() -> None:
         "message": "Successfully subscribed",
     }
     assert session.subscriptions == {Topic.parse("STATS:match:12345")}
-    assert isinstance(session.last_command, Subscribe)
+    assert event == Subscribed(event.body, Topic.parse("STATS:match:12345"), added=True)
+    assert receive(session, payload) == Subscribed(event.body, event.topic, added=False)
 
 
 @pytest.mark.parametrize(
@@ -123,9 +127,9 @@ def test_unsubscribe_is_exact_and_frees_a_slot() -> None:
 
 def test_ping_answers_with_the_given_time() -> None:
     session = mega()
-    assert session.receive('{"action":"ping"}', is_text=True, now_ms=42) == [
+    assert session.receive('{"action":"ping"}', is_text=True, now_ms=42) == Pong(
         {"type": "pong", "ts": 42}
-    ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -142,10 +146,12 @@ def test_malformed_frames_get_an_error_and_change_nothing(
 ) -> None:
     session = mega()
     send(session, sub("MAIN"))
-    reply = send(session, payload, is_text=is_text)
+    event = receive(session, payload, is_text=is_text)
+    assert isinstance(event, Refused)
+    assert (event.code, event.command) == (code, None)
+    reply = event.body
     assert reply["type"] == "error"
     assert reply["code"] == code
-    assert session.last_command is None
     assert session.subscriptions == {Topic.parse("MAIN")}
 
 

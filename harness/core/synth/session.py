@@ -18,13 +18,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.core.envelopes import (
-    compact_json,
-    envelope,
-    pong_reply,
-    subscribed_reply,
-    ws_token_result,
-)
+from harness.core.envelopes import compact_json, envelope, pong_reply, ws_token_result
 from harness.core.grant import TokenGrant
 from harness.core.protocol import (
     Channel,
@@ -32,6 +26,7 @@ from harness.core.protocol import (
     Plan,
     Subscribe,
     Topic,
+    subscribed_reply,
     topic_receives,
 )
 from harness.core.protocol import encode_command as _encode
