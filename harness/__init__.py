@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from harness._version import __version__
 from harness.core.inventory import Inventory, take_inventory
+from harness.core.loading import LoadedRecording, load_recording
 from harness.core.protocol import Channel, Plan, Scope, Topic
 from harness.core.recording import (
     RecordingReader,
@@ -52,6 +53,7 @@ __all__ = [
     "HttpExchange",
     "Initiator",
     "Inventory",
+    "LoadedRecording",
     "Note",
     "NoteKind",
     "Plan",
@@ -74,6 +76,7 @@ __all__ = [
     "WsOpen",
     "__version__",
     "default_recording_path",
+    "load_recording",
     "open_reader",
     "open_writer",
     "read_recording",

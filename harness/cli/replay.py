@@ -18,7 +18,8 @@ import trio
 
 from harness.cli._options import PORT
 from harness.core.durations import format_duration, parse_duration
-from harness.core.profile import DEFAULT_PROFILE, learn_from_recording
+from harness.core.loading import load_recording
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import (
     ECHO_CHANNELS,
     PLAN_CHANNELS,
@@ -29,7 +30,6 @@ from harness.core.protocol import (
     Topic,
     encode_command,
 )
-from harness.core.recording import read_recording
 from harness.core.schedule import Feed, FeedFrame, ReplayOptions
 from harness.errors import UsageError
 from harness.recordings import default_recording_path
@@ -183,14 +183,10 @@ def replay_command(file: Path | None, **options: Any) -> None:
 
 
 def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
-    path = file if file is not None else default_recording_path()
-    _header, records, tail = read_recording(path)
-    if tail is not None:
-        click.echo(
-            f"harness replay: warning: {path}: {tail.reason} at byte {tail.offset};"
-            f" replaying the {tail.records_read} records before it",
-            err=True,
-        )
+    recording = load_recording(file if file is not None else default_recording_path())
+    warning = recording.tail_warning()
+    if warning is not None:
+        click.echo(f"harness replay: warning: {warning}", err=True)
     replay = ReplayOptions(
         speed=parse_speed(options["speed"]),
         max_gap_ns=_seconds_to_ns(options["max_gap"]),
@@ -205,12 +201,12 @@ def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
         plan=Plan(options["plan"]),
         api_token=options["api_token"],
         tls=options["tls"],
-        profile=learn_from_recording(records),
+        profile=recording.profile,
         replay=replay,
         broadcast=options["broadcast"],
         shutdown_grace_s=_option_duration("--shutdown-grace", options["shutdown_grace"]),
     )
-    return _Loaded(path, Feed.from_records(records), config)
+    return _Loaded(recording.path, recording.feed, config)
 
 
 async def _serve(loaded: _Loaded, options: dict[str, Any]) -> None:

@@ -1,0 +1,28 @@
+"""``load_recording``: what replay needs of a file, as the CLI and the plugin load it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import default_recording_path, load_recording
+
+
+def test_the_bundled_recording_loads_with_its_feed_and_profile() -> None:
+    loaded = load_recording(default_recording_path())
+    assert len(loaded.feed.frames) == 4039
+    assert loaded.header.source["synthetic"] is True
+    assert loaded.profile.subscribed_message == "Successfully subscribed"
+    assert loaded.tail is None
+    assert loaded.tail_warning() is None
+
+
+def test_a_cut_file_loads_what_precedes_the_damage(tmp_path: Path) -> None:
+    whole = default_recording_path().read_bytes()
+    cut = tmp_path / "cut.msgpack"
+    cut.write_bytes(whole[: len(whole) // 2])
+    loaded = load_recording(cut)
+    assert 0 < len(loaded.feed.frames) < 4039
+    warning = loaded.tail_warning()
+    assert warning is not None
+    assert warning.startswith(f"{cut}: ")
+    assert "replaying the" in warning
