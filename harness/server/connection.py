@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -83,7 +82,7 @@ class WsConnection:
         session: WsSession,
         host: ConnectionHost,
         *,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float],
     ) -> None:
         self.id = conn_id
         self.stream = stream

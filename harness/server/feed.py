@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -137,7 +136,7 @@ class Timeline:
         journal: Journal,
         stall_timeout_s: float,
         catch_up: bool = True,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float],
     ) -> None:
         self.prepared = prepared
         self.options = options

@@ -116,9 +116,15 @@ def _is_websocket_key(key: str) -> bool:
         return False
 
 
-async def serve_http(stream: trio.abc.Stream, rest: RestHandler, upgrade: UpgradeHandler) -> None:
+async def serve_http(
+    stream: trio.abc.Stream,
+    rest: RestHandler,
+    upgrade: UpgradeHandler,
+    *,
+    now: Callable[[], float] = time.time,
+) -> None:
     """Serve requests on ``stream`` until the client leaves, a response closes, or an upgrade
-    takes the stream.  Transport errors end this connection only."""
+    takes the stream.  Transport errors end this connection only; ``now`` dates responses."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
     try:
         while True:
@@ -126,22 +132,24 @@ async def serve_http(stream: trio.abc.Stream, rest: RestHandler, upgrade: Upgrad
             if request is None:
                 return
             if framing_problem(request) is not None:
-                await _send(stream, conn, _bad_request(), head=False, close=True)
+                await _send(stream, conn, _bad_request(), head=False, close=True, date=now())
                 return
             if request.wants_websocket:
                 trailing, _ = conn.trailing_data
                 refusal = await upgrade(request, stream, bytes(trailing))
                 if refusal is not None:
-                    await _send(stream, conn, refusal, head=False, close=True)
+                    await _send(stream, conn, refusal, head=False, close=True, date=now())
                 return
             response = rest(request)
-            await _send(stream, conn, response, head=request.method == "HEAD", close=False)
+            await _send(
+                stream, conn, response, head=request.method == "HEAD", close=False, date=now()
+            )
             if conn.our_state is h11.MUST_CLOSE:
                 return
             conn.start_next_cycle()
     except h11.RemoteProtocolError:
         if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            await _send(stream, conn, _bad_request(), head=False, close=True)
+            await _send(stream, conn, _bad_request(), head=False, close=True, date=now())
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         return
 
@@ -176,8 +184,9 @@ async def _send(
     *,
     head: bool,
     close: bool,
+    date: float,
 ) -> None:
-    headers = [*response.headers, ("Date", http_date())]
+    headers = [*response.headers, ("Date", http_date(date))]
     if response.status != 204:
         headers.append(("Content-Length", str(len(response.body))))
     if close:

@@ -12,9 +12,9 @@ produces by chance.  Every section 12 decision is read from ``config.profile``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 import trio
@@ -28,6 +28,7 @@ from harness.core.rest import RestApi, RestResponse
 from harness.core.schedule import Feed, iter_schedule
 from harness.core.session import WsSession
 from harness.core.tokens import ApiTokenState, TokenTable, WsToken
+from harness.server.clock import ServerClock
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.connection import WsConnection
 from harness.server.feed import PreparedFeed, Timeline
@@ -51,7 +52,7 @@ class MockServer:
         port: int,
         nursery: trio.Nursery,
         tls: ServerTls | None = None,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float],
     ) -> None:
         self.config = config
         self.profile = config.profile
@@ -241,7 +242,7 @@ class MockServer:
     async def handle_stream(self, stream: trio.abc.Stream) -> None:
         """Serve one TCP (or TLS) connection; its trouble never reaches another."""
         try:
-            await serve_http(stream, self._handle_rest, self._handle_upgrade)
+            await serve_http(stream, self._handle_rest, self._handle_upgrade, now=self._wall_clock)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         except Exception as exc:  # a bug: keep serving the others, but make it visible
@@ -356,9 +357,14 @@ async def serve_mock(
     feed: Feed | None = None,
     config: ServerConfig | None = None,
     *,
+    wall_time: float | None = None,
     task_status: trio.TaskStatus[MockServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the mock until cancelled; ``nursery.start(serve_mock, ...)`` returns the server.
+
+    The server keeps one clock (:class:`~harness.server.clock.ServerClock`): trio's, read as
+    wall-clock time that starts at ``wall_time`` (default: now).  Under
+    ``trio.testing.MockClock`` replay timing and token expiry are both virtual.
 
     Cancelling it shuts the server down cleanly (:meth:`MockServer.shut_down`, shielded and
     bounded by the grace): the connections run under a shield until then, so the caller's
@@ -376,7 +382,10 @@ async def serve_mock(
                 for listener in listeners
             ]
         async with trio.open_nursery() as outer:
-            scope, server = await outer.start(_run_shielded, feed, config, listeners, port, tls)
+            clock = ServerClock.start(wall_time)
+            scope, server = await outer.start(
+                _run_shielded, feed, config, listeners, port, tls, clock
+            )
             task_status.started(server)
             try:
                 await trio.sleep_forever()
@@ -392,6 +401,7 @@ async def _run_shielded(
     listeners: list[Any],
     port: int,
     tls: ServerTls | None,
+    clock: ServerClock,
     *,
     task_status: trio.TaskStatus[tuple[trio.CancelScope, MockServer]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -399,7 +409,9 @@ async def _run_shielded(
     is cancelled: only :func:`serve_mock` does that, after the shutdown."""
     with trio.CancelScope(shield=True) as scope:
         async with trio.open_nursery() as nursery:
-            server = MockServer(feed, config, port=port, nursery=nursery, tls=tls)
+            server = MockServer(
+                feed, config, port=port, nursery=nursery, tls=tls, wall_clock=clock.now
+            )
             if config.broadcast:
                 server._timeline_for(BROADCAST)
             await nursery.start(_accept_connections, server, listeners)
@@ -425,12 +437,14 @@ async def _accept_connections(
 
 @asynccontextmanager
 async def open_mock_server(
-    feed: Feed | None = None, config: ServerConfig | None = None
+    feed: Feed | None = None, config: ServerConfig | None = None, *, wall_time: float | None = None
 ) -> AsyncIterator[MockServer]:
     """Run a mock for the duration of the block; one exception surfaces, never a group."""
     try:
         async with trio.open_nursery() as nursery:
-            server: MockServer = await nursery.start(serve_mock, feed, config)
+            server: MockServer = await nursery.start(
+                partial(serve_mock, feed, config, wall_time=wall_time)
+            )
             try:
                 yield server
             finally:
