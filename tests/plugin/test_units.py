@@ -13,6 +13,7 @@ from harness.plugin.options import Settings, find_recording, server_config
 from harness.plugin.state import PluginState
 from harness.plugin.strict import subscribed_topics
 from harness.recordings import default_recording_path
+from harness.server.feed import shared_prepared_feed
 from harness.server.journal import JournalEntry
 from harness.server.mock import MockServer
 
@@ -72,3 +73,8 @@ def test_player_services_delegate_or_say_they_are_missing(name: str) -> None:
         server.close()
     finally:
         state.close()
+
+
+def test_servers_of_one_feed_share_its_prepared_frames() -> None:
+    feed = PluginState().load(default_recording_path()).feed
+    assert shared_prepared_feed(feed) is shared_prepared_feed(feed)
