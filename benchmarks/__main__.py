@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 BENCHMARKS: list[str] = [
+    "plugin_start",
     "recorder",
     "recording_io",
     "server_parking",

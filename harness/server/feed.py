@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -115,6 +116,28 @@ class PreparedFeed:
                 pending, size = [], 0
         if pending:
             yield _batch(pending)
+
+
+_SHARED: dict[int, PreparedFeed] = {}
+_SHARED_LOCK = threading.Lock()
+SHARED_FEEDS = 16
+"""Prepared feeds kept by :func:`shared_prepared_feed` (the most recently used)."""
+
+
+def shared_prepared_feed(feed: Feed) -> PreparedFeed:
+    """The :class:`PreparedFeed` of ``feed``, built once and shared by every server of it.
+
+    A test suite starts one server per test on the same few feeds (the pytest plugin): building
+    each frame's wire bytes and the ``--speed max`` batches again each time would cost more than
+    the server's start.  Everything in a prepared feed is immutable once built."""
+    with _SHARED_LOCK:  # servers of one feed may run in several threads (pytest plugin)
+        prepared = _SHARED.pop(id(feed), None)
+        if prepared is None or prepared.feed is not feed:
+            prepared = PreparedFeed(feed)
+        _SHARED[id(feed)] = prepared
+        while len(_SHARED) > SHARED_FEEDS:
+            del _SHARED[next(iter(_SHARED))]
+        return prepared
 
 
 def _batch(frames: list[tuple[bytes, int, int]]) -> Batch:

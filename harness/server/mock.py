@@ -31,7 +31,7 @@ from harness.core.tokens import ApiTokenState, TokenTable, WsToken
 from harness.server.clock import ServerClock
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.connection import WsConnection
-from harness.server.feed import PreparedFeed, Timeline
+from harness.server.feed import Timeline, shared_prepared_feed
 from harness.server.frames import text_frame
 from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
@@ -79,7 +79,7 @@ class MockServer:
         self.answer_pings = True
         self._wall_clock = wall_clock
         self._nursery = nursery
-        self._prepared = PreparedFeed(feed) if feed is not None else None
+        self._prepared = shared_prepared_feed(feed) if feed is not None else None
         self._connections: dict[int, WsConnection] = {}
         self._timelines: dict[str, Timeline] = {}
         self._token_events: dict[str, trio.Event] = {}

@@ -42,6 +42,7 @@ LAYERS_BELOW = {
     "server": {"core", "errors", "server"},
     "recorder": {"core", "errors", "recorder"},
     "cli": {"core", "errors", "server", "recorder", "recordings", "_version", "cli"},
+    "plugin": {"core", "errors", "server", "recorder", "recordings", "_version", "plugin"},
 }
 """The ``harness`` subpackages each layer may import: its own and those below it."""
 

@@ -1,0 +1,181 @@
+"""The pytest plugin (entry point ``pytest11``: ``soccer_ws_harness``): fixtures, options, marker.
+
+Thin on purpose: settings live in :mod:`~harness.plugin.options`, the server thread in
+:mod:`~harness.plugin.threaded`, the fixture object in :mod:`~harness.plugin.fixture`, strict
+mode and the failure report in :mod:`~harness.plugin.strict` and :mod:`~harness.plugin.report`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.plugin.fixture import SoccerServer
+from harness.plugin.options import (
+    MARKER,
+    MARKER_HELP,
+    PROCESS_UNAVAILABLE,
+    Settings,
+    add_options,
+    process_mode,
+    resolve,
+    server_config,
+)
+from harness.plugin.report import SECTION, Tracked, check_strict, journal_section, track
+from harness.plugin.state import STATE, PluginState, tracked_server
+from harness.server.mock import MockServer, open_mock_server
+
+__all__ = [
+    "SoccerServer",
+    "soccer_server",
+    "soccer_server_factory",
+    "soccer_server_session",
+    "trio_soccer_server",
+]
+
+Factory = Callable[..., SoccerServer]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    if process_mode(config):
+        raise pytest.UsageError(PROCESS_UNAVAILABLE)
+    config.stash[STATE] = PluginState()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        state.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After a passing test body: strict mode's checks."""
+    yield
+    check_strict(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that used a soccer server gets the journal tail as a report section."""
+    report = yield
+    if report.failed:
+        section = journal_section(item)
+        if section is not None:
+            report.sections.append((SECTION, section))
+    return report
+
+
+def _state(request: pytest.FixtureRequest) -> PluginState:
+    return request.config.stash[STATE]
+
+
+def _settings(
+    request: pytest.FixtureRequest,
+    overrides: dict[str, Any] | None = None,
+    recording: str | os.PathLike[str] | None = None,
+) -> Settings:
+    marker = request.node.get_closest_marker(MARKER)
+    try:
+        return resolve(request.config, marker, overrides, recording)
+    except HarnessError as exc:
+        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+
+
+def _open(request: pytest.FixtureRequest, settings: Settings, name: str) -> SoccerServer:
+    try:
+        return _state(request).open(request.node, settings, name)
+    except HarnessError as exc:
+        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def soccer_server(request: pytest.FixtureRequest) -> Iterator[SoccerServer]:
+    """A mock of the service for this test, in the plugin's server thread (sync control API);
+    the ``soccer_recording`` marker chooses the recording and options."""
+    server = _open(request, _settings(request), "soccer_server")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def soccer_server_factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """``factory(recording=None, **options)``: more servers, or other settings, in one test;
+    keywords override the marker's.  All are stopped at teardown."""
+    made: list[SoccerServer] = []
+
+    def factory(recording: str | os.PathLike[str] | None = None, **options: Any) -> SoccerServer:
+        server = _open(request, _settings(request, options, recording), f"factory #{len(made)}")
+        made.append(server)
+        return server
+
+    try:
+        yield factory
+    finally:
+        for server in made:
+            server.close()
+
+
+@pytest.fixture(scope="session")
+def soccer_server_session(request: pytest.FixtureRequest) -> SoccerServer:
+    """One mock for the whole session (command-line and ini options; no marker, no strict
+    mode).  Its state carries over between tests: use :meth:`SoccerServer.reset` or a
+    function-scoped server when that matters."""
+    state = _state(request)
+    if state.session_server is None:
+        try:
+            settings = resolve(request.config, None)
+        except HarnessError as exc:
+            pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+        state.session_server = state.open(None, settings, "soccer_server_session")
+    return state.session_server
+
+
+@pytest.fixture(autouse=True)
+def _soccer_session_report(request: pytest.FixtureRequest) -> None:
+    """Tests that use the session server get its journal in their failure report too."""
+    if "soccer_server_session" in request.fixturenames:
+        server: SoccerServer = request.getfixturevalue("soccer_server_session")
+        loaded = _state(request).load(server.recording)
+        settings = Settings(server.recording)
+        track(request.node, tracked_server("soccer_server_session", server, loaded, settings))
+
+
+@pytest.fixture
+async def trio_soccer_server(request: pytest.FixtureRequest) -> AsyncIterator[MockServer]:
+    """For pytest-trio tests: the :class:`MockServer` itself, in the test's own trio run
+    (async control API; ``trio.testing.MockClock`` drives replay timing)."""
+    settings = _settings(request)
+    state = _state(request)
+    try:
+        loaded = state.load(settings.recording)
+        config = server_config(settings.options, loaded.profile)
+    except HarnessError as exc:
+        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+    async with open_mock_server(loaded.feed, config) as server:
+        track(request.node, _tracked_mock(server, loaded.feed, settings))
+        yield server
+
+
+def _tracked_mock(server: MockServer, feed: Any, settings: Settings) -> Tracked:
+    return Tracked(
+        name=f"trio_soccer_server ({server.base_url}, {settings.recording.name})",
+        journal=lambda: list(server.journal),
+        stats=lambda: server.stats,
+        feed=feed,
+        replay=server.config.replay,
+        strict=settings.strict,
+    )

@@ -1,0 +1,122 @@
+"""``SoccerServer``: what the thread-mode fixtures hand a test, with a synchronous control API.
+
+Every method runs in the server's loop (:class:`~harness.plugin.threaded.ServerThread`) and
+delegates to :class:`~harness.server.mock.MockServer`, so sync, asyncio and trio-free code can
+call it.  From an asyncio test, wrap the waiting ones (``wait_for_subscription``,
+``wait_delivered``) in ``asyncio.to_thread`` so the loop of the client keeps running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.core.tokens import ApiTokenState
+from harness.plugin.threaded import RunningServer, ServerThread
+from harness.server.config import ServerStats
+from harness.server.journal import JournalEntry
+from harness.server.mock import MockServer
+
+T = TypeVar("T")
+
+
+class SoccerServer:
+    """A running mock on a loopback port: URLs, a token, and the control API (sync)."""
+
+    def __init__(
+        self, thread: ServerThread, running: RunningServer, *, api_token: str, recording: Path
+    ) -> None:
+        assert running.server is not None
+        self._thread = thread
+        self._running = running
+        self.mock: MockServer = running.server
+        """The server itself: read-only use from the test thread, or through the methods."""
+        self.api_base: str = self.mock.base_url
+        """Base URL without ``/v1`` (``{api_base}/v1/ws/new/?t={api_token}``)."""
+        self.ws_url: str = self.mock.ws_url
+        self.port: int = self.mock.port
+        self.api_token = api_token
+        self.recording = recording
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<SoccerServer {self.api_base} recording={self.recording.name}>"
+
+    def _call(self, name: str, *args: Any, target: object = None, **kwargs: Any) -> Any:
+        owner = self.mock if target is None else target
+        if getattr(owner, name, None) is None:
+            raise NotImplementedError(
+                f"SoccerServer.{name}() needs {type(owner).__name__}.{name}, which this"
+                " soccer-ws-harness version does not have yet"
+            )
+        return self._thread.invoke(owner, name, *args, **kwargs)
+
+    # --- tokens and injected situations ---------------------------------------------------------
+
+    def new_ws_token(self) -> str:
+        """A WS token for :attr:`api_token`, without the REST call."""
+        return str(self._call("new_ws_token", self.api_token))
+
+    def push(self, frame: bytes | str | dict[str, Any], token: str | None = None) -> int:
+        """Send a frame now to the connections that want it; returns how many got it."""
+        return int(self._call("push", frame, token=token))
+
+    def expire_token(self, token: str | None = None) -> int:
+        return int(self._call("expire_token", token))
+
+    def set_api_token_state(self, api_token: str, state: ApiTokenState | str) -> None:
+        self._call("set_api_token_state", api_token, state)
+
+    def stop_answering_pings(self, stop: bool = True) -> None:
+        self._call("stop_answering_pings", stop)
+
+    def close_connections(self, code: int = 1000, reason: str = "", abrupt: bool = False) -> int:
+        """Close every connection; returns once they are gone."""
+        return int(self._call("close_connections", code=code, reason=reason, abrupt=abrupt))
+
+    # --- player services ------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        self._call("pause")
+
+    def resume(self) -> None:
+        self._call("resume")
+
+    def play_next(self, n: int = 1) -> int:
+        return int(self._call("play_next", n))
+
+    def seek(self, t: float | str) -> None:
+        self._call("seek", t)
+
+    def set_speed(self, speed: float | str | None) -> None:
+        self._call("set_speed", None if speed == "max" else speed)
+
+    def reset(self) -> None:
+        self._call("reset")
+
+    def wait_for_subscription(self, topic: Any, timeout: float = 5) -> Any:
+        return self._call("wait_for_subscription", topic, timeout=timeout, target=self.mock.journal)
+
+    def wait_delivered(self, timeout: float = 5) -> Any:
+        return self._call("wait_delivered", timeout=timeout)
+
+    # --- state ----------------------------------------------------------------------------------
+
+    @property
+    def journal(self) -> list[JournalEntry]:
+        """A snapshot of the journal, oldest first."""
+        return self._read(lambda: list(self.mock.journal))
+
+    @property
+    def stats(self) -> ServerStats:
+        return self._read(lambda: self.mock.stats)
+
+    def _read(self, fn: Callable[[], T]) -> T:
+        return fn() if self.closed or not self._thread.alive else self._thread.run_sync(fn)
+
+    def close(self) -> None:
+        """Stop the server (the fixtures do it at teardown); raises what it died of."""
+        if not self.closed:
+            self.closed = True
+            self._thread.stop_server(self._running)

@@ -1,0 +1,77 @@
+"""The plugin's per-run state: the recording cache and the one server thread, made lazily."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from harness.core.loading import LoadedRecording, load_recording
+from harness.plugin.fixture import SoccerServer
+from harness.plugin.options import DEFAULT_API_TOKEN, Settings, server_config
+from harness.plugin.report import Tracked, track
+from harness.plugin.threaded import ServerThread
+
+
+class PluginState:
+    """Loaded recordings (each file read once per run) and the server thread."""
+
+    def __init__(self) -> None:
+        self._recordings: dict[Path, LoadedRecording] = {}
+        self._thread: ServerThread | None = None
+        self.session_server: SoccerServer | None = None
+
+    def load(self, path: Path) -> LoadedRecording:
+        key = path.resolve()
+        loaded = self._recordings.get(key)
+        if loaded is None:
+            loaded = self._recordings[key] = load_recording(key)
+            warning = loaded.tail_warning()
+            if warning is not None:
+                warnings.warn(f"soccer-ws-harness: {warning}", UserWarning, stacklevel=2)
+        return loaded
+
+    @property
+    def thread(self) -> ServerThread:
+        if self._thread is None or not self._thread.alive:
+            self._thread = ServerThread().start()
+        return self._thread
+
+    def open(self, item: pytest.Item | None, settings: Settings, name: str) -> SoccerServer:
+        """Start a thread-mode server for ``settings``; track it on ``item`` for the report."""
+        loaded = self.load(settings.recording)
+        config = server_config(settings.options, loaded.profile)
+        running = self.thread.start_server(loaded.feed, config)
+        server = SoccerServer(
+            self.thread,
+            running,
+            api_token=config.api_token or DEFAULT_API_TOKEN,
+            recording=loaded.path,
+        )
+        if item is not None:
+            track(item, tracked_server(name, server, loaded, settings))
+        return server
+
+    def close(self) -> None:
+        if self.session_server is not None:
+            self.session_server.close()
+        if self._thread is not None:
+            self._thread.close()
+
+
+def tracked_server(
+    name: str, server: SoccerServer, loaded: LoadedRecording, settings: Settings
+) -> Tracked:
+    config = server.mock.config
+    return Tracked(
+        name=f"{name} ({server.api_base}, {loaded.path.name})",
+        journal=lambda: server.journal,
+        stats=lambda: server.stats,
+        feed=loaded.feed,
+        replay=config.replay,
+        strict=settings.strict,
+    )
+
+
+STATE = pytest.StashKey[PluginState]()
