@@ -9,7 +9,22 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-PORT = click.IntRange(0, 65535)
+
+class _Port(click.IntRange):
+    """0..65535; anything else is named as not a port, not as "not a valid integer range"."""
+
+    name = "port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(
+                f"{value!r} is not a port number (0 to 65535; 0 picks a free one)", param, ctx
+            )
+
+
+PORT = _Port(0, 65535)
 """A TCP port to listen on (0: any free port): the one rule for every listening command."""
 
 

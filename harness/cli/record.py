@@ -25,6 +25,7 @@ import trio
 
 from harness._version import __version__
 from harness.cli._options import PORT, output_option
+from harness.cli._signals import StopSignals
 from harness.core.durations import parse_duration
 from harness.core.protocol import Topic
 from harness.core.record_plan import parse_subscriptions
@@ -266,7 +267,9 @@ def record_to_file(
     output.on_write_error = recorder.request_stop
     try:
         try:
-            result = trio.run(_run_with_status, recorder, output, quiet)
+            stop_signals = StopSignals()
+            with stop_signals.ignored_outside():
+                result = trio.run(_run_with_status, recorder, output, quiet, stop_signals)
         finally:
             output.close(t_ns=tee.now_ns())
         if output.error is not None:
@@ -286,7 +289,7 @@ def _scrubbed(exc: HarnessError, redactor: Redactor) -> HarnessError:
 
 
 async def _run_with_status(
-    recorder: _Recorder, output: RecordingOutput, quiet: bool
+    recorder: _Recorder, output: RecordingOutput, quiet: bool, stop_signals: StopSignals
 ) -> RecordResult:
     """Run the recorder beside the status display and the signal watcher.
 
@@ -296,7 +299,7 @@ async def _run_with_status(
     result: RecordResult | None = None
     error: HarnessError | None = None
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_stop_on_signals, recorder, nursery.cancel_scope)
+        nursery.start_soon(_stop_on_signals, recorder, stop_signals, nursery.cancel_scope)
         mode = choose_mode(quiet=quiet, stream=sys.stderr)
         nursery.start_soon(_status, recorder.stats, mode, output.size)
         try:
@@ -333,16 +336,15 @@ async def _status(stats: LiveStats, mode: StatusMode, file_size: Callable[[], in
     await run_status(stats, mode=mode, stream=sys.stderr, file_size=file_size)
 
 
-async def _stop_on_signals(recorder: _Recorder, scope: trio.CancelScope) -> None:
+async def _stop_on_signals(
+    recorder: _Recorder, stop_signals: StopSignals, scope: trio.CancelScope
+) -> None:
     """First SIGINT/SIGTERM: finish politely.  A second one: stop at once (file still closed)."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        count = 0
-        async for signum in signals:
-            count += 1
-            if count == 1:
-                recorder.request_stop(f"stopped by {signal.Signals(signum).name}")
-            else:
-                scope.cancel()
+    with stop_signals.receiver() as signals:
+        signum = await signals.next()
+        recorder.request_stop(f"stopped by {signal.Signals(signum).name}")
+        await signals.next()
+        scope.cancel()
 
 
 COMMANDS: list[click.Command] = [record_command]

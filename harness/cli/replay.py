@@ -8,7 +8,6 @@ import shlex
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import click
 import trio
 
 from harness.cli._options import PORT
+from harness.cli._signals import StopSignals
 from harness.core.durations import format_duration, parse_duration
 from harness.core.loading import load_recording
 from harness.core.profile import DEFAULT_PROFILE
@@ -31,6 +31,7 @@ from harness.core.protocol import (
     encode_command,
 )
 from harness.core.schedule import Feed, FeedFrame, ReplayOptions
+from harness.core.wording import plural
 from harness.errors import UsageError
 from harness.recordings import default_recording_path
 from harness.server.config import SHUTDOWN_GRACE_S, ServerConfig, ServerStats
@@ -171,7 +172,9 @@ def replay_command(file: Path | None, **options: Any) -> None:
         raise UsageError("--max-gap has no effect with --speed max (nothing waits); drop one")
     loaded = _load(file, options)
     try:
-        trio.run(_serve, loaded, options)
+        stop_signals = StopSignals()
+        with stop_signals.ignored_outside():
+            trio.run(_serve, loaded, options, stop_signals)
     except OSError as exc:
         hint = "; --port 0 (or HARNESS_PORT=0) picks a free port" if options["port"] else ""
         raise UsageError(
@@ -209,9 +212,9 @@ def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
     return _Loaded(recording.path, recording.feed, config)
 
 
-async def _serve(loaded: _Loaded, options: dict[str, Any]) -> None:
+async def _serve(loaded: _Loaded, options: dict[str, Any], stop_signals: StopSignals) -> None:
     """Serve until SIGINT (Ctrl-C) or SIGTERM, then close every client with 1001 and stop."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with stop_signals.receiver() as signals:
         async with open_mock_server(loaded.feed, loaded.config) as server:
             details = connection_details(server, loaded)
             _print_banner(loaded, details)
@@ -220,24 +223,24 @@ async def _serve(loaded: _Loaded, options: dict[str, Any]) -> None:
             async with trio.open_nursery() as nursery:
                 if not options["quiet"]:
                     nursery.start_soon(_show_status, server, loaded.feed)
-                signum = await signals.__anext__()
+                signum = await signals.next()
                 nursery.cancel_scope.cancel()
             count = len(server.connections())
             name = signal.Signals(signum).name
             click.echo(
-                f"\nharness replay: stopping ({name}): closing {_plural(count, 'connection')}",
+                f"\nharness replay: stopping ({name}): closing {plural(count, 'connection')}",
                 err=True,
             )
             report = await _shut_down(server, signals)
     click.echo(f"harness replay: stopped ({report.closed} closed, {report.cut} cut)", err=True)
 
 
-async def _shut_down(server: MockServer, signals: AsyncIterator[int]) -> ShutdownReport:
+async def _shut_down(server: MockServer, signals: StopSignals) -> ShutdownReport:
     """The server's shutdown; a second signal during the grace cuts the grace short."""
     hurry = trio.Event()
 
     async def second_signal() -> None:
-        await signals.__anext__()
+        await signals.next()
         hurry.set()
 
     async with trio.open_nursery() as nursery:
@@ -245,10 +248,6 @@ async def _shut_down(server: MockServer, signals: AsyncIterator[int]) -> Shutdow
         report = await server.shut_down(hurry=hurry)
         nursery.cancel_scope.cancel()
     return report
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def connection_details(server: MockServer, loaded: _Loaded) -> dict[str, Any]:

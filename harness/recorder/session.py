@@ -27,6 +27,7 @@ from harness.core.backoff import BackoffPolicy
 from harness.core.protocol import Topic
 from harness.core.record_plan import plan_connections
 from harness.core.records import NoteKind
+from harness.core.wording import plural
 from harness.recorder.connection import LinkTiming, SessionContext, run_slot
 from harness.recorder.policy import RENEW_MARGIN_S, RefusalLedger
 from harness.recorder.rest import HTTP_TIMEOUT_S, ApiAuth, TokenClient, default_api_base
@@ -122,7 +123,8 @@ class LiveRecorder(StoppableRecorder):
             )
             self.tee.note(
                 NoteKind.PLAN,
-                f"{len(options.topics)} subscriptions on {len(plan)} connections",
+                f"{plural(len(options.topics), 'subscription')}"
+                f" on {plural(len(plan), 'connection')}",
                 {"connections": [[t.key for t in topics] for topics in plan]},
             )
             if self._on_started is not None:

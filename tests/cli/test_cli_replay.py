@@ -299,7 +299,7 @@ def test_the_port_comes_from_harness_port(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["replay", "--port", "abc"], "Invalid value for '--port'"),
+        (["replay", "--port", "abc"], "'abc' is not a port number"),
         (["replay", "--plan", "gold"], "'gold' is not one of 'BASIC', 'PRO', 'ULTRA', 'MEGA'"),
         (["replay", "--nope"], "No such option '--nope'"),
         (["cat"], "Missing argument 'FILE'"),

@@ -91,7 +91,7 @@ def test_an_existing_output_is_refused_without_force(
     [
         (["--api-base", "notaurl"], "not an http:// or https:// URL"),
         (["--duration", "0"], "--duration '0' must be longer than 0"),
-        (["--proxy", "--port", "70000"], "70000 is not in the range 0<=x<=65535"),
+        (["--proxy", "--port", "70000"], "'70000' is not a port number (0 to 65535"),
         (["--port", "9999"], "--port applies only to --proxy"),
         (["--host", "0.0.0.0"], "--host applies only to --proxy"),
     ],
