@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from harness.core.durations import parse_duration
-from harness.core.envelopes import error_envelope
+from harness.core.envelopes import compact_json, error_envelope
 from harness.core.player import parse_speed
 from harness.core.protocol import Plan
 from harness.core.tokens import ApiTokenState
@@ -229,7 +229,7 @@ def _push(fields: _Fields) -> Push:
     fields.only("frame", "token")
     frame = fields.need("frame", (str, dict))
     token = fields.get("token", str)
-    data = frame.encode() if isinstance(frame, str) else json.dumps(frame).encode()
+    data = frame.encode() if isinstance(frame, str) else compact_json(frame)
     return Push(data, token)
 
 
