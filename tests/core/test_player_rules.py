@@ -55,21 +55,27 @@ def test_a_speed_change_keeps_the_position() -> None:
 
 def test_seek_lands_on_the_first_frame_at_or_after_the_offset() -> None:
     lap = compressed_lap(feed(1, 2, 3, duration_s=4), ReplayOptions())
-    kwargs = {"start_at_ns": 0, "max_gap_ns": None, "duration_ns": 4 * S}
-    assert seek_target(lap, round(2.5 * S), **kwargs) == (2, round(2.5 * S))
-    assert seek_target(lap, 2 * S, **kwargs) == (1, 2 * S)
-    assert seek_target(lap, 0, **kwargs) == (0, 0)
-    assert seek_target(lap, 4 * S, **kwargs) == (3, 4 * S)
+
+    def seek(t_ns: int) -> tuple[int, int]:
+        return seek_target(lap, t_ns, start_at_ns=0, max_gap_ns=None, duration_ns=4 * S)
+
+    assert seek(round(2.5 * S)) == (2, round(2.5 * S))
+    assert seek(2 * S) == (1, 2 * S)
+    assert seek(0) == (0, 0)
+    assert seek(4 * S) == (3, 4 * S)
 
 
 def test_seek_positions_are_compressed_like_the_schedule() -> None:
     # Given frames at 10 s and 100 s from --start-at 5 s, gaps cut to 2 s
     options = ReplayOptions(start_at_ns=5 * S, max_gap_ns=2 * S)
     lap = compressed_lap(feed(10, 100, duration_s=100), options)
-    kwargs = {"start_at_ns": 5 * S, "max_gap_ns": 2 * S, "duration_ns": 100 * S}
+
+    def seek(t_ns: int) -> tuple[int, int]:
+        return seek_target(lap, t_ns, start_at_ns=5 * S, max_gap_ns=2 * S, duration_ns=100 * S)
+
     # Then 50 s is 2 s (cut) past the 10 s frame, whose position is 2 s (cut) from the start
-    assert seek_target(lap, 50 * S, **kwargs) == (1, 4 * S)
-    assert seek_target(lap, 11 * S, **kwargs) == (1, 3 * S)
+    assert seek(50 * S) == (1, 4 * S)
+    assert seek(11 * S) == (1, 3 * S)
 
 
 @pytest.mark.parametrize(("t_s", "words"), [(0.5, "before --start-at"), (9, "past the end")])

@@ -307,7 +307,9 @@ async def test_reset_starts_over_with_the_same_recording(
                 # Then the client was closed with 1001
                 with pytest.raises(ConnectionClosed) as closed:
                     await ws.get_message()
-                assert closed.value.reason.code == 1001
+                reason = closed.value.reason
+                assert reason is not None
+                assert reason.code == 1001
             # And everything is fresh: a new token, a new timeline from the start, playing
             stats = server.stats
             assert (stats.connections, stats.timelines, stats.frames_sent) == (0, 0, 0)
