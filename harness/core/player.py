@@ -90,6 +90,16 @@ class Transport:
         self.speed = speed
 
 
+def check_seek(t_ns: int, *, start_at_ns: int, duration_ns: int) -> None:
+    """A seek lands between ``--start-at`` and the recording's end; else :class:`UsageError`."""
+    if t_ns < start_at_ns:
+        raise UsageError(f"seek to {t_ns / 1e9:g}s is before --start-at {start_at_ns / 1e9:g}s")
+    if t_ns > duration_ns:
+        raise UsageError(
+            f"seek to {t_ns / 1e9:g}s is past the end of the recording ({duration_ns / 1e9:g}s)"
+        )
+
+
 def seek_target(
     lap: Lap, t_ns: int, *, start_at_ns: int, max_gap_ns: int | None, duration_ns: int
 ) -> tuple[int, int]:
@@ -101,12 +111,7 @@ def seek_target(
     before ``--start-at`` or past the recording's end (``duration_ns``) is a
     :class:`UsageError`.
     """
-    if t_ns < start_at_ns:
-        raise UsageError(f"seek to {t_ns / 1e9:g}s is before --start-at {start_at_ns / 1e9:g}s")
-    if t_ns > duration_ns:
-        raise UsageError(
-            f"seek to {t_ns / 1e9:g}s is past the end of the recording ({duration_ns / 1e9:g}s)"
-        )
+    check_seek(t_ns, start_at_ns=start_at_ns, duration_ns=duration_ns)
     offsets = [frame.offset_ns for frame in lap.frames]
     index = bisect.bisect_left(offsets, t_ns)
     previous = offsets[index - 1] if index else start_at_ns

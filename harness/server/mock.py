@@ -200,14 +200,6 @@ class MockServer(PlayerServices):
         if self.config.broadcast:
             self._timeline_for(BROADCAST)
 
-    @property
-    def _has_feed(self) -> bool:
-        return self._prepared is not None
-
-    @property
-    def _loop(self) -> bool:
-        return self.config.replay.loop
-
     async def shut_down(
         self, grace_s: float | None = None, *, hurry: trio.Event | None = None
     ) -> ShutdownReport:

@@ -24,26 +24,22 @@ import math
 
 import trio
 
-from harness.core.player import check_speed
+from harness.core.player import check_seek, check_speed
 from harness.errors import UsageError, WaitTimeout
+from harness.server.config import ServerConfig
 from harness.server.feed import Timeline
 from harness.server.journal import WAIT_TIMEOUT_S
 from harness.server.player_state import PlayerState
+from harness.server.prepared import PreparedFeed
 
 
 class PlayerServices:
-    """Mixin: needs ``_timelines``, ``player``, ``config.replay.loop`` and ``_has_feed``."""
+    """Mixin: needs ``config``, ``player``, ``_prepared`` and ``_timelines``."""
 
-    _timelines: dict[str, Timeline]
+    config: ServerConfig
     player: PlayerState
-
-    @property
-    def _has_feed(self) -> bool:
-        raise NotImplementedError
-
-    @property
-    def _loop(self) -> bool:
-        raise NotImplementedError
+    _prepared: PreparedFeed | None
+    _timelines: dict[str, Timeline]
 
     def pause(self) -> None:
         """Pause every timeline (and those made later, until :meth:`resume`)."""
@@ -71,6 +67,9 @@ class PlayerServices:
         if isinstance(t_s, bool) or not math.isfinite(t_s):
             raise UsageError(f"seek: t must be a finite number of seconds, got {t_s!r}")
         t_ns = round(t_s * 1e9)
+        if self._prepared is not None:
+            duration_ns = self._prepared.feed.duration_ns
+            check_seek(t_ns, start_at_ns=self.config.replay.start_at_ns, duration_ns=duration_ns)
         for timeline in self._timelines.values():
             timeline.seek(t_ns)
 
@@ -91,7 +90,7 @@ class PlayerServices:
         ``--loop``, until those connections' queues are written out to their sockets.  A timeline
         nobody is subscribed to any more does not count.  Event-driven (timelines pulse on
         progress); raises :class:`~harness.errors.WaitTimeout` after ``timeout`` seconds."""
-        if not self._has_feed:
+        if self._prepared is None:
             return
         with trio.move_on_after(timeout):
             await self._until_delivered()
@@ -101,7 +100,7 @@ class PlayerServices:
     async def _until_delivered(self) -> None:
         while True:
             if self._all_delivered():
-                if self._loop:
+                if self.config.replay.loop:
                     return
                 for timeline in list(self._timelines.values()):
                     for conn in list(timeline.connections):
