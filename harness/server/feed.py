@@ -204,18 +204,22 @@ class Timeline:
         self._changed()
 
     def play_next(self, n: int) -> int:
-        """While paused and subscribed: send the next ``n`` frames at once; how many it sent."""
+        """While paused and subscribed: send the next ``n`` frames the subscribers receive at
+        once (passing over those nobody attached wants, at most a lap of them in a row); how
+        many it sent."""
         if not (self.transport.paused and self._live):
             return 0
         if not self.started:
             self._begin()
         cursor = self.cursor
-        sent = 0
-        while sent < n and not cursor.done:
-            _, frame = cursor.advance()
-            self._deliver(frame, math.inf)
-            sent += 1
-        if sent:
+        start, sent, unwanted = cursor.index, 0, 0
+        while sent < n and not cursor.done and unwanted < cursor.lap_size:
+            before = self.delivered
+            self._deliver(cursor.advance()[1], math.inf)
+            wanted = self.delivered > before
+            sent += wanted
+            unwanted = 0 if wanted else unwanted + 1
+        if cursor.index != start:
             self.transport.pause(trio.current_time(), cursor.due_ns(cursor.index - 1))
             self._advanced()
             self._changed()

@@ -7,8 +7,9 @@ server holds (one per WS token, or the ``--broadcast`` one):
   nothing and parks (it costs nothing); on resume it plays on from where it paused, the gap to
   the next frame kept.
 - :meth:`~PlayerServices.play_next`: while paused, send the next ``n`` frames of each timeline
-  that has a subscriber at once; returns how many frames of the recording were sent over all
-  timelines (fewer at the end of the recording).
+  that its subscribers receive, at once (recorded frames nobody attached wants are passed over,
+  as in play); returns how many frames were sent, summed over timelines (fewer at the end of
+  the recording, or when nothing in a whole lap is wanted).
 - :meth:`~PlayerServices.seek`: jump to a recording offset (seconds from the feed start, the
   scale of ``--start-at`` and ``stats.position_s``), paused or playing; the frames in between
   are not sent; with ``--loop`` within the current lap.
@@ -54,8 +55,8 @@ class PlayerServices:
             timeline.resume()
 
     def play_next(self, n: int = 1) -> int:
-        """While paused: send the next ``n`` frames of each subscribed timeline at once;
-        returns how many frames were sent (summed over timelines)."""
+        """While paused: send the next ``n`` frames each timeline's subscribers receive, at
+        once; returns how many frames were sent (summed over timelines)."""
         if not self.player.paused:
             raise UsageError("play_next needs a paused player: pause first")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:

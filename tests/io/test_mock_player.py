@@ -103,6 +103,28 @@ async def test_play_next_sends_exactly_the_next_frames_while_paused(
                     server.play_next()
 
 
+async def test_play_next_passes_over_frames_nobody_wants(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Given a recording alternating two matches, and a client subscribed to one of them
+    mixed = make_feed([(float(i), main_event(i, match=f"m{i % 2}")) for i in range(20)])
+    with trio.fail_after(60):
+        async with open_mock_server(mixed, config(loop=True)) as server:
+            server.pause()
+            token = await new_token(server)
+            async with connect(token["server"]) as ws:
+                await ask(ws, sub("MAIN", "match", "m1"))
+                await server.journal.wait_for_subscription("MAIN:match:m1", timeout=5)
+                # When two frames are stepped
+                assert server.play_next(2) == 2
+                # Then they are the next two of that match
+                assert await numbers(ws, 2) == [1, 3]
+                assert server.stats.position == 4
+                await ask(ws, sub("MAIN", "match", "m1").replace("subscribe", "unsubscribe"))
+                await ask(ws, sub("MAIN", "match", "m9"))
+                assert server.play_next(2) == 0  # nothing in a whole lap: bounded, none sent
+
+
 async def test_play_next_at_the_end_sends_what_is_left(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
