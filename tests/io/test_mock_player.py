@@ -39,6 +39,16 @@ async def quiet(ws: WebSocketConnection, seconds: float) -> bool:
     return waiting.cancelled_caught
 
 
+class StepCounter(trio.abc.Instrument):
+    """Counts task steps: how often any task woke."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps += 1
+
+
 def config(speed: float | None = 1.0, **replay: bool) -> ServerConfig:
     return ServerConfig(replay=ReplayOptions(speed=speed, **replay))
 
@@ -63,9 +73,15 @@ async def test_pause_parks_and_resume_plays_on_from_where_it_paused(
                 assert server.stats.paused
                 await poll(lambda: server.stats.parked == 1)
                 steps = server.stats.timeline_steps
-                assert await quiet(ws, 120)
-                # Then nothing was sent and the timeline never woke
+                counter = StepCounter()
+                trio.lowlevel.add_instrument(counter)
+                try:
+                    assert await quiet(ws, 120)
+                finally:
+                    trio.lowlevel.remove_instrument(counter)
+                # Then nothing was sent and no task kept waking (the whole server was still)
                 assert server.stats.timeline_steps == steps
+                assert counter.steps < 20
                 assert server.stats.position == 3
                 # And a resume plays on with the next frame, the gap to it kept
                 server.resume()
