@@ -5,7 +5,8 @@
 ``server.base_url``.  The control API (:meth:`MockServer.push`, :meth:`~MockServer.expire_token`,
 :meth:`~MockServer.set_api_token_state`, :meth:`~MockServer.stop_answering_pings`,
 :meth:`~MockServer.close_connections`, :meth:`~MockServer.shut_down`, :attr:`~MockServer.journal`,
-:attr:`~MockServer.stats`)
+:attr:`~MockServer.stats`, and the player services, waits and reset of
+:mod:`harness.server.services`; over HTTP with ``config.control``, :mod:`harness.server.control`)
 lets tests, the recorder, the pytest plugin and fuzzing drive situations the real service only
 produces by chance.  Every section 12 decision is read from ``config.profile``.
 """
@@ -37,12 +38,9 @@ from harness.server.frames import text_frame
 from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
 from harness.server.player_state import PlayerState
-from harness.server.services import PlayerServices
+from harness.server.services import BROADCAST, PlayerServices
 from harness.server.shutdown import ShutdownReport, close_for_shutdown, shut_down
 from harness.server.tls import ServerTls, throwaway_tls
-
-BROADCAST = "*"
-RESET_REASON = "server reset"
 
 
 class MockServer(PlayerServices):
@@ -183,22 +181,6 @@ class MockServer(PlayerServices):
         for conn in targets:
             await conn.done.wait()
         return len(targets)
-
-    async def reset(self) -> None:
-        """Start over with the same recording and config: close every connection (1001
-        ``server reset``), then fresh WS tokens, API token states, timelines, player, journal and
-        counters (``internal_errors`` is kept)."""
-        await self.close_connections(code=1001, reason=RESET_REASON)
-        for timeline in self._timelines.values():
-            timeline.scope.cancel()
-        self._timelines.clear()
-        for event in self._token_events.values():
-            event.set()
-        self._token_events.clear()
-        self._fresh_state()
-        self.journal.clear()
-        if self.config.broadcast:
-            self._timeline_for(BROADCAST)
 
     async def shut_down(
         self, grace_s: float | None = None, *, hurry: trio.Event | None = None

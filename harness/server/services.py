@@ -22,6 +22,7 @@ at the current speed.  Timing stays drift-free across all of them (:mod:`harness
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import trio
 
@@ -29,9 +30,29 @@ from harness.core.player import check_seek, check_speed
 from harness.errors import UsageError, WaitTimeout
 from harness.server.config import ServerConfig
 from harness.server.feed import Timeline
-from harness.server.journal import WAIT_TIMEOUT_S
+from harness.server.journal import WAIT_TIMEOUT_S, Journal
 from harness.server.player_state import PlayerState
 from harness.server.prepared import PreparedFeed
+
+BROADCAST = "*"
+"""Key of the ``--broadcast`` timeline (the others are keyed by WS token)."""
+RESET_CLOSE_CODE = 1001
+RESET_REASON = "server reset"
+
+
+class _Resettable(Protocol):
+    """What :meth:`PlayerServices.reset` needs of the server."""
+
+    config: ServerConfig
+    journal: Journal
+    _timelines: dict[str, Timeline]
+    _token_events: dict[str, trio.Event]
+
+    async def close_connections(
+        self, *, code: int = 1000, reason: str = "", abrupt: bool = False, token: str | None = None
+    ) -> int: ...
+    def _fresh_state(self) -> None: ...
+    def _timeline_for(self, ws_token: str) -> Timeline | None: ...
 
 
 class PlayerServices:
@@ -113,3 +134,19 @@ class PlayerServices:
     def _all_delivered(self) -> bool:
         started = [t for t in self._timelines.values() if t.started]
         return bool(started) and all(t.delivered_all for t in started)
+
+    async def reset(self: _Resettable) -> None:
+        """Start over with the same recording and config: close every connection (1001
+        ``server reset``), then fresh WS tokens, API token states, timelines, player, journal and
+        counters (``internal_errors`` is kept, so a bug stays visible)."""
+        await self.close_connections(code=RESET_CLOSE_CODE, reason=RESET_REASON)
+        for timeline in self._timelines.values():
+            timeline.scope.cancel()
+        self._timelines.clear()
+        for event in self._token_events.values():
+            event.set()
+        self._token_events.clear()
+        self._fresh_state()
+        self.journal.clear()
+        if self.config.broadcast:
+            self._timeline_for(BROADCAST)
