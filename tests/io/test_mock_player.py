@@ -358,3 +358,42 @@ async def test_reset_starts_over_with_the_same_recording(
             async with connect(fresh["server"]) as ws:
                 await ask(ws, sub())
                 assert await numbers(ws, 2) == [0, 1]
+
+
+async def test_a_seek_back_after_the_end_plays_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(600):
+        async with open_mock_server(FEED, config(None)) as server:
+            token = await new_token(server)
+            async with connect(token["server"]) as ws:
+                await ask(ws, sub())
+                await server.wait_delivered(timeout=60)
+                assert await numbers(ws, FRAMES) == list(range(FRAMES))
+                await poll(lambda: server.stats.ended)
+                # When the ended replay is sought back
+                server.seek(FRAMES - 3)
+                # Then it plays from there again, and ends again
+                assert await numbers(ws, 3) == [FRAMES - 3, FRAMES - 2, FRAMES - 1]
+                await server.wait_delivered(timeout=60)
+                await poll(lambda: server.stats.ended)
+
+
+async def test_the_broadcast_timeline_is_driven_too(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(600):
+        broadcast = ServerConfig(replay=ReplayOptions(speed=1.0), broadcast=True)
+        async with open_mock_server(FEED, broadcast) as server:
+            server.pause()
+            first, second = await new_token(server), await new_token(server, "other-key")
+            async with connect(first["server"]) as a, connect(second["server"]) as b:
+                await ask(a, sub())
+                await ask(b, sub())
+                # One shared timeline: one frame stepped reaches both clients
+                assert server.play_next(2) == 2
+                assert await numbers(a, 2) == [0, 1]
+                assert await numbers(b, 2) == [0, 1]
+                server.seek(100)
+                server.set_speed(100)
+                server.resume()
+                assert await number(a) == 100
+                assert await number(b) == 100
