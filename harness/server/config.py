@@ -85,7 +85,8 @@ class ServerStats:
     advanced timeline; ``ended``: every started timeline reached the end of the recording;
     ``parked``: started timelines with no subscribed connection (they cost nothing);
     ``timeline_steps``: times any timeline woke to send (flat while all are parked);
-    ``paused``/``speed``: the player state (``speed`` ``None`` is max).
+    ``paused``/``speed``: the player state (``speed`` ``None`` is max); ``delivered``: what
+    ``wait_delivered`` waits for, short of the sockets' flush (for pollers across processes).
     """
 
     connections: int
@@ -104,3 +105,4 @@ class ServerStats:
     timeline_steps: int = 0
     paused: bool = False
     speed: float | None = 1.0
+    delivered: bool = False

@@ -217,6 +217,7 @@ class MockServer(PlayerServices):
             timeline_steps=sum(t.steps for t in timelines),
             paused=self.player.paused,
             speed=self.player.speed,
+            delivered=self._all_delivered(),
         )
 
     # --- ConnectionHost --------------------------------------------------------------------------

@@ -132,6 +132,8 @@ class PlayerServices:
             await self.player.progress.wait()
 
     def _all_delivered(self) -> bool:
+        """``stats.delivered``: a timeline started and every started one with a subscriber
+        passed its first lap, no catch-up pending."""
         started = [t for t in self._timelines.values() if t.started]
         return bool(started) and all(t.delivered_all for t in started)
 

@@ -282,8 +282,11 @@ async def test_wait_delivered_returns_once_the_recording_was_sent(
         async with open_mock_server(FEED, config(10)) as server:
             token = await new_token(server)
             async with connect(token["server"]) as ws:
+                before = server.stats
+                assert not before.delivered
                 await ask(ws, sub())
                 await server.wait_delivered(timeout=FRAMES / 10 + 1)
+                assert server.stats.delivered
                 assert server.stats.ended
                 assert server.stats.frames_sent == FRAMES
                 assert await numbers(ws, FRAMES) == list(range(FRAMES))
