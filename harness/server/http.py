@@ -1,10 +1,11 @@
 """HTTP/1.1 on a trio stream with h11: REST requests, and the hand-off of WebSocket upgrades.
 
-Kept small on purpose: parse a request, drain its body, ask the handler, write the response,
-repeat (keep-alive).  A request asking to upgrade to ``websocket`` is handed, with any bytes the
-client sent after it, to the upgrade handler, which either refuses it (a response this layer
-writes, then closes) or takes the stream over.  A malformed request gets 400 and a close; an idle
-keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`.  Every response carries ``Date``.
+Kept small on purpose: parse a request, read its body (bounded), ask the handler, write the
+response, repeat (keep-alive).  A request asking to upgrade to ``websocket`` is handed, with any
+bytes the client sent after it, to the upgrade handler, which either refuses it (a response this
+layer writes, then closes) or takes the stream over.  A malformed request gets 400 and a close;
+an idle keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`.  Every response carries
+``Date``.
 
 Strictness: a request with both ``Content-Length`` and ``Transfer-Encoding`` (RFC 9112 6.1), and
 an upgrade that is not an HTTP/1.1 ``GET`` with a valid ``Sec-WebSocket-Key`` (RFC 6455 4.2.1),

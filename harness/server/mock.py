@@ -74,6 +74,7 @@ class MockServer(PlayerServices):
         self._timelines: dict[str, Timeline] = {}
         self._token_events: dict[str, trio.Event] = {}
         self._next_conn_id = 1
+        self.player = PlayerState(config.replay.speed)
         self._fresh_state()
         self.internal_errors = 0
         self.accept_scope = trio.CancelScope()
@@ -81,7 +82,7 @@ class MockServer(PlayerServices):
         self.shutting_down = False
 
     def _fresh_state(self) -> None:
-        """Tokens, player and counters as a new server has them (also :meth:`reset`)."""
+        """Tokens and counters as a new server has them (also :meth:`reset`)."""
         config = self.config
         self.tokens = TokenTable(
             ttl_s=config.effective_ttl_s,
@@ -97,7 +98,6 @@ class MockServer(PlayerServices):
             profile=self.profile,
         )
         self.answer_pings = True
-        self.player = PlayerState(config.replay.speed)
         self._reaped = (0, 0)  # frames and bytes of finished timelines/connections
         self._pushed = 0
         self._http_requests = 0

@@ -45,6 +45,7 @@ class _Resettable(Protocol):
 
     config: ServerConfig
     journal: Journal
+    player: PlayerState
     _timelines: dict[str, Timeline]
     _token_events: dict[str, trio.Event]
 
@@ -150,5 +151,7 @@ class PlayerServices:
         self._token_events.clear()
         self._fresh_state()
         self.journal.clear()
+        self.player.paused, self.player.speed = False, self.config.replay.speed
         if self.config.broadcast:
             self._timeline_for(BROADCAST)
+        self.player.progress.pulse()  # a wait_delivered in progress waits for the new timelines
