@@ -41,6 +41,7 @@ from harness.errors import (
     RecorderError,
     RecordingFormatError,
     UsageError,
+    WaitTimeout,
 )
 from harness.recordings import default_recording_path
 
@@ -70,6 +71,7 @@ __all__ = [
     "TailDamage",
     "Topic",
     "UsageError",
+    "WaitTimeout",
     "WsClose",
     "WsControl",
     "WsMessage",

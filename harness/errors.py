@@ -50,3 +50,14 @@ class ProtocolViolation(HarnessError):
 
 class RecorderError(HarnessError):
     """The live service refused in a way the recorder cannot work around."""
+
+
+class WaitTimeout(HarnessError):
+    """A wait on the mock (``wait_delivered``, ``wait_for_subscription``) ran out of time.
+
+    ``what`` names what was waited for, ``timeout_s`` how long."""
+
+    def __init__(self, what: str, timeout_s: float):
+        self.what = what
+        self.timeout_s = timeout_s
+        super().__init__(f"timed out after {timeout_s:g}s waiting for {what}")

@@ -19,6 +19,7 @@ from harness.cli._options import PORT
 from harness.cli._signals import StopSignals
 from harness.core.durations import format_duration, parse_duration
 from harness.core.loading import load_recording
+from harness.core.player import parse_speed
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import (
     ECHO_CHANNELS,
@@ -52,19 +53,6 @@ class _Loaded:
     path: Path
     feed: Feed
     config: ServerConfig
-
-
-def parse_speed(text: str) -> float | None:
-    """``max`` (as fast as the client reads) or a positive factor such as ``10`` or ``0.5``."""
-    if text.strip().lower() == "max":
-        return None
-    try:
-        speed = float(text)
-    except ValueError:
-        raise UsageError(f"invalid speed {text!r}: use a positive number or 'max'") from None
-    if not speed > 0 or speed == float("inf"):
-        raise UsageError(f"invalid speed {text!r}: use a positive number or 'max'")
-    return speed
 
 
 def _option_duration(name: str, text: str) -> float:
@@ -157,6 +145,12 @@ def _short_duration(seconds: float) -> str:
     help="On Ctrl-C/SIGTERM: how long clients get to answer the 1001 close before they are"
     " cut (a second Ctrl-C cuts at once).",
 )
+@click.option(
+    "--control",
+    is_flag=True,
+    help="Serve the HTTP control API under /_harness/ on the same port (push, pause, seek,"
+    " journal, ...; see the README).",
+)
 @click.option("--quiet", is_flag=True, help="No status line.")
 def replay_command(file: Path | None, **options: Any) -> None:
     """Replay FILE (default: the bundled synthetic recording) to any client.
@@ -208,6 +202,7 @@ def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
         replay=replay,
         broadcast=options["broadcast"],
         shutdown_grace_s=_option_duration("--shutdown-grace", options["shutdown_grace"]),
+        control=options["control"],
     )
     return _Loaded(recording.path, recording.feed, config)
 
@@ -280,6 +275,7 @@ def connection_details(server: MockServer, loaded: _Loaded) -> dict[str, Any]:
         "max_connections": config.effective_max_connections,
         "max_subscribe_per_connection": config.effective_max_subscribe,
         "ttl_s": config.effective_ttl_s,
+        "control_url": server.control_url,
     }
 
 
@@ -327,6 +323,8 @@ def _banner_lines(loaded: _Loaded, details: dict[str, Any]) -> list[str]:
         ]
     if details["ca_file"]:
         lines.append(f"  CA file:       {details['ca_file']}")
+    if details["control_url"]:
+        lines.append(f"  control API:   {details['control_url']}   (e.g. POST .../pause)")
     return lines
 
 
@@ -399,6 +397,7 @@ def format_status(stats: ServerStats, feed: Feed) -> str:
     total = format_duration(feed.duration_ns / 1e9)
     position = f"{format_duration(stats.position_s)}/{total}"
     end = "  end of recording" if stats.ended else ""
+    end += "  paused" if stats.paused else ""
     return (
         f"connections {stats.connections}  subscriptions {stats.subscriptions}"
         f"  frames sent {stats.frames_sent}  position {position}"

@@ -37,6 +37,8 @@ class ServerConfig:
     journal_size: int = DEFAULT_JOURNAL_SIZE
     stall_timeout_s: float = STALL_TIMEOUT_S
     shutdown_grace_s: float = SHUTDOWN_GRACE_S
+    control: bool = False
+    """Serve the HTTP control API under ``/_harness/`` (:mod:`harness.server.control`)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -82,7 +84,9 @@ class ServerStats:
     ``position``/``position_s``: frames dispatched and recording time reached by the most
     advanced timeline; ``ended``: every started timeline reached the end of the recording;
     ``parked``: started timelines with no subscribed connection (they cost nothing);
-    ``timeline_steps``: times any timeline woke to send (flat while all are parked).
+    ``timeline_steps``: times any timeline woke to send (flat while all are parked);
+    ``paused``/``speed``: the player state (``speed`` ``None`` is max); ``delivered``: what
+    ``wait_delivered`` waits for, short of the sockets' flush (for pollers across processes).
     """
 
     connections: int
@@ -99,3 +103,6 @@ class ServerStats:
     internal_errors: int
     parked: int = 0
     timeline_steps: int = 0
+    paused: bool = False
+    speed: float | None = 1.0
+    delivered: bool = False

@@ -13,9 +13,15 @@ through the frames in between); at ``--speed max`` it resumes where it paused.
 
 Design for throughput: :class:`PreparedFeed` builds every recorded frame's wire bytes once and
 interns its :class:`FrameInfo` to a small integer, so a delivery costs one cached dict lookup and
-one list append per subscriber.  Timing: due times come from
-:func:`~harness.core.schedule.iter_schedule` (absolute, relative to the timeline start) and are
-slept to with ``trio.sleep_until``, so nothing drifts.
+one list append per subscriber (:mod:`harness.server.prepared`).  Timing: due times come from
+the schedule (absolute positions in the recording) mapped to the clock by the timeline's
+:class:`~harness.core.player.Transport`, whose anchor moves only at a start, pause, resume, seek
+or speed change, so nothing drifts.
+
+Player services (:mod:`harness.server.player`): a paused timeline parks like an idle one and
+costs nothing; ``play_next`` sends the next frames itself; a seek or a speed change wakes the
+timeline, which re-reads its transport.  Changing between a speed and ``max`` switches the
+loop that plays (timed, per frame at max, or pre-joined batches at max), from where it is.
 
 Slow readers (section 12): in timed replay a subscriber with more than the profile's
 ``slow_reader_max_queued_bytes`` queued is closed with ``slow_reader_close_code`` (1008) and the
@@ -27,23 +33,21 @@ controlled the same way, whatever the speed.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import trio
 
+from harness.core.player import seek_target
 from harness.core.profile import BehaviourProfile
-from harness.core.protocol import ECHO_CHANNELS, FrameInfo, Topic
+from harness.core.protocol import Topic
 from harness.core.schedule import (
-    Feed,
     FeedFrame,
     ReplayOptions,
     ScheduleCursor,
     compressed_lap,
-    iter_schedule,
     passed_in_lap,
     rebase_ts,
 )
@@ -51,99 +55,13 @@ from harness.core.timeline import SettleWindow, catch_up_frames
 from harness.server.connection import HIGH_WATER, WsConnection
 from harness.server.frames import text_frame
 from harness.server.journal import Journal
+from harness.server.player_state import PlayerState
+from harness.server.prepared import BATCH_FRAMES, Batch, PreparedFeed
+
+__all__ = ["CHECKPOINT_EVERY", "PreparedFeed", "Timeline"]
 
 CHECKPOINT_EVERY = 512
 """Timed replay of frames all due at once: let other tasks run at least every this many."""
-BATCH_FRAMES = 256
-BATCH_BYTES = 64 * 1024
-"""At ``--speed max`` consecutive frames are joined into batches of at most this many frames
-and bytes, built once per feed and shared by every timeline and subscriber."""
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """Consecutive frames of one lap at ``--speed max``: their wire bytes joined once."""
-
-    joined: bytes
-    wires: tuple[bytes, ...]
-    routes: tuple[int, ...]
-    distinct_routes: tuple[int, ...]
-    last_offset_ns: int
-
-
-class PreparedFeed:
-    """A feed with each frame's wire bytes built once and its routing kind interned."""
-
-    def __init__(self, feed: Feed) -> None:
-        self.feed = feed
-        routes: dict[FrameInfo, int] = {}
-        self._by_id: dict[int, tuple[bytes, int]] = {}
-        for frame in feed.frames:
-            route = routes.setdefault(frame.info, len(routes))
-            self._by_id[id(frame)] = (text_frame(frame.payload), route)
-        self.route_infos: tuple[FrameInfo, ...] = tuple(routes)
-        self._batches: dict[ReplayOptions, tuple[Batch, ...]] = {}
-        self.echo_topics: frozenset[Topic] = frozenset(
-            frame.info.topic
-            for frame in feed.frames
-            if frame.info.channel in ECHO_CHANNELS and frame.info.topic is not None
-        )
-
-    def wire(self, frame: FeedFrame) -> tuple[bytes, int]:
-        """``(wire bytes, route id)`` of a frame of this feed."""
-        return self._by_id[id(frame)]
-
-    def schedule(self, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
-        return iter_schedule(self.feed, options)
-
-    def lap_batches(self, options: ReplayOptions) -> tuple[Batch, ...]:
-        """One lap of the ``--speed max`` schedule as batches (cached per options)."""
-        lap = dataclasses.replace(options, loop=False)
-        cached = self._batches.get(lap)
-        if cached is None:
-            cached = self._batches[lap] = tuple(self._build_batches(lap))
-        return cached
-
-    def _build_batches(self, lap: ReplayOptions) -> Iterator[Batch]:
-        pending: list[tuple[bytes, int, int]] = []
-        size = 0
-        for _, frame in iter_schedule(self.feed, lap):
-            wire, route = self._by_id[id(frame)]
-            pending.append((wire, route, frame.offset_ns))
-            size += len(wire)
-            if len(pending) >= BATCH_FRAMES or size >= BATCH_BYTES:
-                yield _batch(pending)
-                pending, size = [], 0
-        if pending:
-            yield _batch(pending)
-
-
-_SHARED: dict[int, PreparedFeed] = {}
-_SHARED_LOCK = threading.Lock()
-SHARED_FEEDS = 16
-"""Prepared feeds kept by :func:`shared_prepared_feed` (the most recently used)."""
-
-
-def shared_prepared_feed(feed: Feed) -> PreparedFeed:
-    """The :class:`PreparedFeed` of ``feed``, built once and shared by every server of it.
-
-    A test suite starts one server per test on the same few feeds (the pytest plugin): building
-    each frame's wire bytes and the ``--speed max`` batches again each time would cost more than
-    the server's start.  Everything in a prepared feed is immutable once built."""
-    with _SHARED_LOCK:  # servers of one feed may run in several threads (pytest plugin)
-        prepared = _SHARED.pop(id(feed), None)
-        if prepared is None or prepared.feed is not feed:
-            prepared = PreparedFeed(feed)
-        _SHARED[id(feed)] = prepared
-        while len(_SHARED) > SHARED_FEEDS:
-            del _SHARED[next(iter(_SHARED))]
-        return prepared
-
-
-def _batch(frames: list[tuple[bytes, int, int]]) -> Batch:
-    wires = tuple(wire for wire, _, _ in frames)
-    routes = tuple(route for _, route, _ in frames)
-    return Batch(b"".join(wires), wires, routes, tuple(dict.fromkeys(routes)), frames[-1][2])
 
 
 class Timeline:
@@ -160,6 +78,7 @@ class Timeline:
         stall_timeout_s: float,
         catch_up: bool = True,
         wall_clock: Callable[[], float],
+        player: PlayerState | None = None,
     ) -> None:
         self.prepared = prepared
         self.options = options
@@ -169,19 +88,22 @@ class Timeline:
         self.stall_timeout_s = stall_timeout_s
         self.catch_up = catch_up
         self._wall_clock = wall_clock
+        self.player = player or PlayerState(options.speed)
+        self.transport = self.player.new_transport()
         self.connections: dict[WsConnection, None] = {}
         self.window = SettleWindow(profile.subscription_settle_s, profile.subscription_settle_max_s)
-        self.cursor = ScheduleCursor(compressed_lap(prepared.feed, options), options)
+        lap = compressed_lap(prepared.feed, options)
+        self.cursor = ScheduleCursor(lap, dataclasses.replace(options, speed=1.0))
+        """Due times in recording positions (speed 1): the transport maps them to the clock."""
         self._started = trio.Event()
         self._membership = trio.Event()
+        self._changes = 0
         self._live = False
         self._catching_up = 0
         self._caught_up = trio.Event()
         self._nursery: trio.Nursery | None = None
-        self._start_time = 0.0
+        self._first_lap = False
         self.scope = trio.CancelScope()
-        self._position = 0
-        self._position_ns = 0
         self.delivered = 0
         self.steps = 0
         """Times the timeline task woke to send (a frame or a batch): flat while parked."""
@@ -193,19 +115,35 @@ class Timeline:
         return self._started.is_set()
 
     @property
+    def live(self) -> bool:
+        """An attached connection holds a subscription."""
+        return self._live
+
+    @property
+    def first_lap_passed(self) -> bool:
+        """Every frame of the first lap has been passed (sent, or missed while nobody was
+        subscribed, or skipped by a seek)."""
+        return self.cursor.index >= self.cursor.lap_size
+
+    @property
+    def delivered_all(self) -> bool:
+        """For ``wait_delivered``: started, and its subscribers (if any) got the first lap."""
+        if not self.started:
+            return False
+        return not self._live or (self.first_lap_passed and not self._catching_up)
+
+    @property
     def position(self) -> int:
         """Frames passed over every lap; while a timed timeline is parked, where it is now."""
-        if self.parked and self.options.speed is not None:
-            return self.cursor.position_at(self._elapsed_ns())
-        return self._position
+        if self.parked and self.transport.timed:
+            return self.cursor.position_at(self.transport.clock_ns(trio.current_time()))
+        return self.cursor.index
 
     @property
     def position_ns(self) -> int:
         """Recording offset of the last frame passed (while parked: the one due last)."""
-        if self.parked and self.options.speed is not None:
-            passed = self.position
-            return self.cursor.frame(passed - 1).offset_ns if passed else 0
-        return self._position_ns
+        passed = self.position
+        return self.cursor.frame(passed - 1).offset_ns if passed else 0
 
     def attach(self, conn: WsConnection) -> None:
         self.connections[conn] = None
@@ -229,6 +167,84 @@ class Timeline:
             self._catching_up += 1
             self._nursery.start_soon(self._send_catch_up, conn, frames)
 
+    # --- player services (see harness.server.player) ---------------------------------------------
+
+    def pause(self) -> None:
+        if not self.transport.paused:
+            self.transport.pause(trio.current_time(), self._recording_ns())
+            self._changed()
+
+    def resume(self) -> None:
+        if self.transport.paused:
+            self.transport.resume(trio.current_time())
+            self._changed()
+
+    def set_speed(self, speed: float | None) -> None:
+        self.transport.set_speed(speed, trio.current_time(), self._recording_ns())
+        self._changed()
+
+    def seek(self, t_ns: int) -> None:
+        """Jump to recording offset ``t_ns`` within the current lap (the lap of the last frame
+        passed); the frames in between are not sent."""
+        cursor, options = self.cursor, self.options
+        index, position = seek_target(
+            cursor.lap,
+            t_ns,
+            start_at_ns=options.start_at_ns,
+            max_gap_ns=options.max_gap_ns,
+            duration_ns=self.prepared.feed.duration_ns,
+        )
+        size = cursor.lap_size
+        lap = (cursor.index - 1) // size if cursor.index and size else 0
+        cursor.index = lap * size + index
+        self.transport.anchor(trio.current_time(), lap * cursor.lap.length_ns + position)
+        self._first_lap = self.first_lap_passed
+        self.journal.add("note", f"timeline {self.name}: seek to {t_ns / 1e9:g}s")
+        self._changed()
+
+    def play_next(self, n: int) -> int:
+        """While paused and subscribed: send the next ``n`` frames the subscribers receive at
+        once (passing over those nobody attached wants, at most a lap of them in a row); how
+        many it sent."""
+        if not (self.transport.paused and self._live):
+            return 0
+        if not self.started:
+            self._begin()
+        cursor = self.cursor
+        start, sent, unwanted = cursor.index, 0, 0
+        while sent < n and not cursor.done and unwanted < cursor.lap_size:
+            before = self.delivered
+            self._deliver(cursor.advance()[1], math.inf)
+            wanted = self.delivered > before
+            sent += wanted
+            unwanted = 0 if wanted else unwanted + 1
+        if cursor.index != start:
+            self.transport.pause(trio.current_time(), cursor.due_ns(cursor.index - 1))
+            self._advanced()
+            self._changed()
+        return sent
+
+    def _recording_ns(self) -> int:
+        """Where the timeline is now, as a recording position (see the Transport)."""
+        transport, cursor = self.transport, self.cursor
+        if not self.started or transport.paused:
+            return transport.anchor_ns
+        if transport.timed:
+            return transport.clock_ns(trio.current_time())
+        return cursor.due_ns(cursor.index - 1) if cursor.index and cursor.lap_size else 0
+
+    def _changed(self) -> None:
+        """A player change: wake the loop (parked or sleeping) to re-read the transport."""
+        self._changes += 1
+        self._pulse()
+
+    def _advanced(self) -> None:
+        if not self._first_lap and self.first_lap_passed:
+            self._first_lap = True
+            self.player.progress.pulse()
+
+    # --- playing ---------------------------------------------------------------------------------
+
     def _idle(self) -> bool:
         """No attached connection holds a subscription: nobody to send to (park)."""
         return not self._live
@@ -237,88 +253,133 @@ class Timeline:
         self._live = any(conn.session.subscription_count for conn in self.connections)
         event, self._membership = self._membership, trio.Event()
         event.set()
+        self.player.progress.pulse()
 
     async def run(self) -> None:
         with self.scope:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await self._settle()
-                await self._play()
-                self.ended = True
-                self.journal.add("note", f"timeline {self.name}: end of recording")
-                await trio.sleep_forever()  # a late subscription may still be caught up
+                while True:
+                    await self._play()
+                    self.ended = True
+                    self.journal.add("note", f"timeline {self.name}: end of recording")
+                    self.player.progress.pulse()
+                    while self.cursor.done:  # a late subscription may still be caught up
+                        await self._membership.wait()
+                    self.ended = False  # a seek back: play on
 
     async def _settle(self) -> None:
         """Section 12 start, as the settle window times it (:mod:`harness.core.timeline`)."""
-        while not self.window.settled(trio.current_time()):
+        while not (self.started or self.window.settled(trio.current_time())):
             due = self.window.start_due()
-            if due is None:
+            with trio.move_on_at(math.inf if due is None else due):
                 await self._membership.wait()
-            else:
-                await trio.sleep_until(due)
-        self._start_time = trio.current_time()
+        if not self.started:
+            self._begin()
+
+    def _begin(self) -> None:
+        self.transport.anchor(trio.current_time(), self.transport.anchor_ns)
         self.journal.add("note", f"timeline {self.name}: started")
         self._started.set()
+        self.player.progress.pulse()
 
     async def _play(self) -> None:
-        if self.options.speed is None and not self.options.rebase_time:
-            await self._run_batches()
-        elif self.options.speed is None:
-            await self._run_max()
-        else:
-            await self._run_timed()
+        """Play until the end, in the loop the transport asks for (it may change meanwhile)."""
+        while not self.cursor.done:
+            if self.transport.paused:
+                await self._hold()
+            elif self.transport.speed is not None:
+                await self._run_timed()
+            elif self.options.rebase_time:
+                await self._run_max()
+            else:
+                await self._run_batches()
 
-    def _elapsed_ns(self) -> int:
-        return round((trio.current_time() - self._start_time) * 1e9)
-
-    async def _park(self, until: float = math.inf) -> None:
-        """Wait, costing nothing, until a connection holds a subscription (or ``until``)."""
+    async def _hold(self) -> None:
+        """Paused: wait, costing nothing, for a resume."""
         self.parked = True
         try:
+            while self.transport.paused:
+                await self._membership.wait()
+        finally:
+            self.parked = False
+
+    async def _park(self, until: float = math.inf) -> None:
+        """Wait, costing nothing, until a connection holds a subscription (or ``until``, or a
+        player change)."""
+        self.parked = True
+        changes = self._changes
+        try:
             with trio.move_on_at(until):
-                while self._idle():
+                while self._idle() and changes == self._changes:
                     await self._membership.wait()
         finally:
             self.parked = False
+
+    async def _sleep_until(self, due: float) -> None:
+        """Sleep until ``due``, or until a player change."""
+        changes = self._changes
+        with trio.move_on_at(due):
+            while changes == self._changes:
+                await self._membership.wait()
 
     async def _gate(self) -> None:
         """Wait while a catch-up is being sent: the timeline sends nothing meanwhile."""
         while self._catching_up:
             await self._caught_up.wait()
 
-    async def _run_timed(self) -> None:
+    def _end_s(self) -> float:
+        """When a timed lap without ``--loop`` is over (its last frame due)."""
         cursor = self.cursor
+        if self.options.loop or cursor.done:
+            return math.inf
+        return self.transport.due_s(cursor.due_ns(cursor.lap_size - 1))
+
+    async def _run_timed(self) -> None:
+        cursor, transport = self.cursor, self.transport
         limit = self.profile.slow_reader_max_queued_bytes
-        last = cursor.lap_size - 1
-        end = math.inf if self.options.loop or cursor.done else cursor.due_ns(last) / 1e9
-        while not cursor.done:
+        while not cursor.done and transport.timed:
             if self._idle():
-                await self._park(until=self._start_time + end)
-                # resume where the feed is now; nobody back by the end: the rest is missed
-                cursor.seek(self._elapsed_ns() + (1 if self._idle() else 0))
-                self._position = cursor.index
+                end = self._end_s()
+                await self._park(until=end)
+                if transport.timed:  # resume where the feed is now; nobody back by the end:
+                    missed = self._idle() and trio.current_time() >= end  # the rest is missed
+                    cursor.seek(transport.clock_ns(trio.current_time()) + missed)
+                    self._advanced()
                 continue
-            await trio.sleep_until(self._start_time + cursor.due_ns(cursor.index) / 1e9)
+            due = transport.due_s(cursor.due_ns(cursor.index))
+            if trio.current_time() < due:
+                await self._sleep_until(due)
+                continue
             self.steps += 1
             if self._catching_up:
                 await self._gate()
-            if self._idle():
+            if self._idle() or not transport.timed:
                 continue
             _, frame = cursor.advance()
             for conn in self._deliver(frame, limit):
                 self._close_slow(conn, f"more than {limit} bytes queued")
+            self._advanced()
+            await trio.lowlevel.checkpoint()
+
+    def _at_max(self) -> bool:
+        return self.transport.speed is None and not self.transport.paused
 
     async def _run_max(self) -> None:
         cursor = self.cursor
         since_checkpoint = 0
-        while not cursor.done:
+        while not cursor.done and self._at_max():
             if self._idle():
                 await self._park()
+                continue
             if self._catching_up:
                 await self._gate()
+                continue
             _, frame = cursor.advance()
             self.steps += 1
             behind = self._deliver(frame, HIGH_WATER)
+            self._advanced()
             since_checkpoint += 1
             if behind:
                 await self._wait_for(behind)
@@ -328,22 +389,31 @@ class Timeline:
                 since_checkpoint = 0
 
     async def _run_batches(self) -> None:
-        """``--speed max`` without ``--rebase-time``: whole pre-joined batches per subscriber."""
-        batches = self.prepared.lap_batches(self.options)
-        while batches:
-            for batch in batches:
-                while self._idle():
-                    await self._park()
-                if self._catching_up:
-                    await self._gate()
-                self.steps += 1
-                behind = self._deliver_batch(batch)
-                if behind:
-                    await self._wait_for(behind)
-                else:
-                    await trio.lowlevel.checkpoint()
-            if not self.options.loop:
-                return
+        """``--speed max`` without ``--rebase-time``: whole pre-joined batches per subscriber
+        (single frames up to the next batch boundary after a seek or a play-next)."""
+        cursor = self.cursor
+        batches = self.prepared.lap_batches(dataclasses.replace(self.options, speed=None))
+        starts = _batch_starts(batches)
+        while not cursor.done and self._at_max():
+            if self._idle():
+                await self._park()
+                continue
+            if self._catching_up:
+                await self._gate()
+                continue
+            self.steps += 1
+            within = cursor.index % cursor.lap_size
+            k = bisect.bisect_left(starts, within)
+            if k < len(starts) and starts[k] == within:
+                behind = self._deliver_batch(batches[k])
+                cursor.index += len(batches[k].wires)
+            else:
+                behind = self._deliver(cursor.advance()[1], HIGH_WATER)
+            self._advanced()
+            if behind:
+                await self._wait_for(behind)
+            else:
+                await trio.lowlevel.checkpoint()
 
     def _deliver_batch(self, batch: Batch) -> list[WsConnection]:
         infos = self.prepared.route_infos
@@ -367,11 +437,9 @@ class Timeline:
             self.delivered += count
             if conn.queued_bytes > HIGH_WATER:
                 over.append(conn)
-        self._position += len(batch.wires)
-        self._position_ns = batch.last_offset_ns
         return over
 
-    def _deliver(self, frame: FeedFrame, limit: int) -> list[WsConnection]:
+    def _deliver(self, frame: FeedFrame, limit: float) -> list[WsConnection]:
         """Queue ``frame`` for every attached subscriber; return those now over ``limit``."""
         wire, route = self._wire(frame)
         info = frame.info
@@ -382,8 +450,6 @@ class Timeline:
                 self.delivered += 1
                 if conn.queued_bytes > limit:
                     over.append(conn)
-        self._position += 1
-        self._position_ns = frame.offset_ns
         return over
 
     def _wire(self, frame: FeedFrame) -> tuple[bytes, int]:
@@ -411,6 +477,7 @@ class Timeline:
             if not self._catching_up:
                 event, self._caught_up = self._caught_up, trio.Event()
                 event.set()
+                self.player.progress.pulse()
 
     async def _wait_for(self, behind: list[WsConnection]) -> None:
         """Flow control: wait for each lagging reader, closing one that stalls too long."""
@@ -427,3 +494,12 @@ class Timeline:
             self.profile.slow_reader_close_reason,
             drop_queued=True,
         )
+
+
+def _batch_starts(batches: tuple[Batch, ...]) -> list[int]:
+    """Index within the lap of each batch's first frame."""
+    starts, total = [], 0
+    for batch in batches:
+        starts.append(total)
+        total += len(batch.wires)
+    return starts

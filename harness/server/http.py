@@ -1,10 +1,11 @@
 """HTTP/1.1 on a trio stream with h11: REST requests, and the hand-off of WebSocket upgrades.
 
-Kept small on purpose: parse a request, drain its body, ask the handler, write the response,
-repeat (keep-alive).  A request asking to upgrade to ``websocket`` is handed, with any bytes the
-client sent after it, to the upgrade handler, which either refuses it (a response this layer
-writes, then closes) or takes the stream over.  A malformed request gets 400 and a close; an idle
-keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`.  Every response carries ``Date``.
+Kept small on purpose: parse a request, read its body (bounded), ask the handler, write the
+response, repeat (keep-alive).  A request asking to upgrade to ``websocket`` is handed, with any
+bytes the client sent after it, to the upgrade handler, which either refuses it (a response this
+layer writes, then closes) or takes the stream over.  A malformed request gets 400 and a close;
+an idle keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`.  Every response carries
+``Date``.
 
 Strictness: a request with both ``Content-Length`` and ``Transfer-Encoding`` (RFC 9112 6.1), and
 an upgrade that is not an HTTP/1.1 ``GET`` with a valid ``Sec-WebSocket-Key`` (RFC 6455 4.2.1),
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,13 +27,15 @@ from urllib.parse import parse_qsl, urlsplit
 import h11
 import trio
 
-from harness.core.envelopes import WRONG_PARAM, compact_json
+from harness.core.envelopes import WRONG_PARAM, compact_json, error_envelope
 from harness.core.rest import RestResponse
 
 IDLE_TIMEOUT_S = 60.0
 """A keep-alive connection with no request for this long is closed."""
 MAX_HEAD_BYTES = 16 * 1024
 """Largest request head accepted (h11 answers 431-like errors beyond it; we send 400)."""
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body kept (the control API's); a longer one is answered 413 and closed."""
 RECEIVE_SIZE = 65536
 
 
@@ -46,6 +50,8 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...]
     raw_headers: tuple[tuple[bytes, bytes], ...]
     http_version: str = "1.1"
+    body: bytes = b""
+    body_too_large: bool = False
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), or None."""
@@ -58,7 +64,7 @@ class HttpRequest:
         )
 
 
-RestHandler = Callable[[HttpRequest], RestResponse]
+RestHandler = Callable[[HttpRequest], Awaitable[RestResponse]]
 UpgradeHandler = Callable[[HttpRequest, trio.abc.Stream, bytes], Awaitable[RestResponse | None]]
 
 
@@ -131,8 +137,9 @@ async def serve_http(
             request = await _read_request(stream, conn)
             if request is None:
                 return
-            if framing_problem(request) is not None:
-                await _send(stream, conn, _bad_request(), head=False, close=True, date=now())
+            if framing_problem(request) is not None or request.body_too_large:
+                bad = _too_large() if request.body_too_large else _bad_request()
+                await _send(stream, conn, bad, head=False, close=True, date=now())
                 return
             if request.wants_websocket:
                 trailing, _ = conn.trailing_data
@@ -140,7 +147,7 @@ async def serve_http(
                 if refusal is not None:
                     await _send(stream, conn, refusal, head=False, close=True, date=now())
                 return
-            response = rest(request)
+            response = await rest(request)
             await _send(
                 stream, conn, response, head=request.method == "HEAD", close=False, date=now()
             )
@@ -155,15 +162,25 @@ async def serve_http(
 
 
 async def _read_request(stream: trio.abc.Stream, conn: h11.Connection) -> HttpRequest | None:
-    """The next request with its body drained; None when the client closed or idled out."""
+    """The next request with its body (up to :data:`MAX_BODY_BYTES`); None when the client
+    closed or idled out."""
     request: HttpRequest | None = None
+    body: list[bytes] = []
+    size = 0
     with trio.move_on_after(IDLE_TIMEOUT_S):
         while True:
             event = await _next_event(stream, conn)
             if isinstance(event, h11.Request):
                 request = parse_request(event)
+            elif isinstance(event, h11.Data):
+                size += len(event.data)
+                if size <= MAX_BODY_BYTES:
+                    body.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                return request
+                if request is None:
+                    return None
+                too_large = size > MAX_BODY_BYTES
+                return dataclasses.replace(request, body=b"".join(body), body_too_large=too_large)
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 return None
     return None
@@ -205,3 +222,8 @@ _KNOWN = frozenset(status.value for status in HTTPStatus)
 def _bad_request() -> RestResponse:
     body = compact_json(WRONG_PARAM.body("request"))
     return RestResponse(400, (("Content-Type", "application/json"),), body)
+
+
+def _too_large() -> RestResponse:
+    body = compact_json(error_envelope(413, WRONG_PARAM.code, "request body too large"))
+    return RestResponse(413, (("Content-Type", "application/json"),), body)

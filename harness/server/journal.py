@@ -12,6 +12,7 @@ them), so a long run never grows it without limit.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -19,9 +20,15 @@ from dataclasses import dataclass
 
 import trio
 
+from harness.core.protocol import Topic
+from harness.errors import WaitTimeout
+
 DEFAULT_JOURNAL_SIZE = 10_000
 SUMMARY_LIMIT = 300
 """Characters of a frame or body kept in an entry's summary."""
+
+WAIT_TIMEOUT_S = 10.0
+"""Default bound of the journal's and the server's ``wait_*`` helpers."""
 
 KINDS = frozenset({"http", "ws_open", "ws_in", "ws_out", "ws_close", "note"})
 
@@ -52,12 +59,16 @@ class Journal:
         self._clock = clock
         self._changed = trio.Event()
         self.dropped = 0
+        self.added = 0
+        """Entries ever added (since the last :meth:`clear`): the next entry's sequence number."""
+        self._cleared = 0
 
     def add(self, kind: str, summary: str, conn_id: int | None = None) -> JournalEntry:
         entry = JournalEntry(self._clock(), kind, conn_id, summary)
         if len(self._entries) == self._entries.maxlen:
             self.dropped += 1
         self._entries.append(entry)
+        self.added += 1
         self._changed.set()
         self._changed = trio.Event()
         return entry
@@ -76,15 +87,53 @@ class Journal:
             if (kind is None or e.kind == kind) and (conn_id is None or e.conn_id == conn_id)
         ]
 
+    def since(self, seq: int = 0) -> list[tuple[int, JournalEntry]]:
+        """``(sequence number, entry)`` of the entries numbered ``seq`` or later still held."""
+        first = self.added - len(self._entries)
+        skip = max(0, seq - first)
+        return [(first + i, e) for i, e in enumerate(self._entries) if i >= skip]
+
     def clear(self) -> None:
+        """Forget every entry; numbering starts again at 0."""
         self._entries.clear()
+        self.dropped = self.added = 0
+        self._cleared += 1
+        self._changed.set()
+        self._changed = trio.Event()
 
     async def wait_for(self, predicate: Callable[[JournalEntry], bool]) -> JournalEntry:
-        """Wait until an entry matching ``predicate`` is (or already was) in the journal.
-
-        Callers bound the wait with ``trio.fail_after``."""
+        """Wait until an entry matching ``predicate`` is (or already was) in the journal; each
+        entry is tested once.  Callers bound the wait with ``trio.fail_after``."""
+        seen, cleared = 0, self._cleared
         while True:
-            for entry in self._entries:
+            for seq, entry in self.since(seen):
                 if predicate(entry):
                     return entry
+                seen = seq + 1
             await self._changed.wait()
+            if cleared != self._cleared:
+                seen, cleared = 0, self._cleared
+
+    async def wait_for_subscription(
+        self, topic: Topic | str, timeout: float = WAIT_TIMEOUT_S
+    ) -> JournalEntry:
+        """Wait until a ``subscribed`` reply for ``topic`` (a :class:`Topic` or its key, e.g.
+        ``MAIN:all``) is (or was) sent to a client; :class:`WaitTimeout` after ``timeout``."""
+        key = topic.key if isinstance(topic, Topic) else topic
+        with trio.move_on_after(timeout):
+            return await self.wait_for(lambda entry: subscribed_key(entry) == key)
+        raise WaitTimeout(f"a subscribed reply for {key}", timeout)
+
+
+def subscribed_key(entry: JournalEntry) -> str | None:
+    """The ``topicKey`` of a ``subscribed`` reply entry, else None."""
+    if entry.kind != "ws_out" or '"subscribed"' not in entry.summary:
+        return None
+    try:
+        reply = json.loads(entry.summary)
+    except ValueError:
+        return None
+    if not isinstance(reply, dict) or reply.get("type") != "subscribed":
+        return None
+    key = reply.get("topicKey")
+    return key if isinstance(key, str) else None

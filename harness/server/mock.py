@@ -5,7 +5,8 @@
 ``server.base_url``.  The control API (:meth:`MockServer.push`, :meth:`~MockServer.expire_token`,
 :meth:`~MockServer.set_api_token_state`, :meth:`~MockServer.stop_answering_pings`,
 :meth:`~MockServer.close_connections`, :meth:`~MockServer.shut_down`, :attr:`~MockServer.journal`,
-:attr:`~MockServer.stats`)
+:attr:`~MockServer.stats`, and the player services, waits and reset of
+:mod:`harness.server.services`; over HTTP with ``config.control``, :mod:`harness.server.control`)
 lets tests, the recorder, the pytest plugin and fuzzing drive situations the real service only
 produces by chance.  Every section 12 decision is read from ``config.profile``.
 """
@@ -22,6 +23,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection
 from wsproto.utilities import RemoteProtocolError
 
+from harness.core.control import CONTROL_PREFIX, is_control_path
 from harness.core.envelopes import WRONG_PARAM, compact_json
 from harness.core.protocol import ECHO_CHANNELS, Topic, classify_frame
 from harness.core.rest import RestApi, RestResponse
@@ -31,18 +33,21 @@ from harness.core.tokens import ApiTokenState, TokenTable, WsToken
 from harness.server.clock import ServerClock
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.connection import WsConnection
-from harness.server.feed import Timeline, shared_prepared_feed
+from harness.server.control import handle_control
+from harness.server.feed import Timeline
 from harness.server.frames import text_frame
 from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
+from harness.server.player_state import PlayerState
+from harness.server.prepared import shared_prepared_feed
+from harness.server.services import BROADCAST, PlayerServices
 from harness.server.shutdown import ShutdownReport, close_for_shutdown, shut_down
 from harness.server.tls import ServerTls, throwaway_tls
 
-BROADCAST = "*"
 
-
-class MockServer:
-    """A running mock (made by :func:`serve_mock`); attributes and methods are the control API."""
+class MockServer(PlayerServices):
+    """A running mock (made by :func:`serve_mock`); attributes and methods are the control API
+    (the player services and ``wait_delivered`` come from :mod:`harness.server.services`)."""
 
     def __init__(
         self,
@@ -63,6 +68,24 @@ class MockServer:
         self.base_url = f"{'https' if tls else 'http'}://{host}:{port}"
         self.ws_url = f"{'wss' if tls else 'ws'}://{host}:{port}/"
         self.journal = Journal(config.journal_size, clock=wall_clock)
+        self.control_url = f"{self.base_url}{CONTROL_PREFIX}" if config.control else None
+        self._wall_clock = wall_clock
+        self._nursery = nursery
+        self._prepared = shared_prepared_feed(feed) if feed is not None else None
+        self._connections: dict[int, WsConnection] = {}
+        self._timelines: dict[str, Timeline] = {}
+        self._token_events: dict[str, trio.Event] = {}
+        self._next_conn_id = 1
+        self.player = PlayerState(config.replay.speed)
+        self._fresh_state()
+        self.internal_errors = 0
+        self.accept_scope = trio.CancelScope()
+        """Around the accept loop: cancelled when the server stops accepting."""
+        self.shutting_down = False
+
+    def _fresh_state(self) -> None:
+        """Tokens and counters as a new server has them (also :meth:`reset`)."""
+        config = self.config
         self.tokens = TokenTable(
             ttl_s=config.effective_ttl_s,
             plan=config.effective_plan,
@@ -77,20 +100,9 @@ class MockServer:
             profile=self.profile,
         )
         self.answer_pings = True
-        self._wall_clock = wall_clock
-        self._nursery = nursery
-        self._prepared = shared_prepared_feed(feed) if feed is not None else None
-        self._connections: dict[int, WsConnection] = {}
-        self._timelines: dict[str, Timeline] = {}
-        self._token_events: dict[str, trio.Event] = {}
-        self._next_conn_id = 1
         self._reaped = (0, 0)  # frames and bytes of finished timelines/connections
         self._pushed = 0
         self._http_requests = 0
-        self.internal_errors = 0
-        self.accept_scope = trio.CancelScope()
-        """Around the accept loop: cancelled when the server stops accepting."""
-        self.shutting_down = False
 
     # --- control API ---------------------------------------------------------------------------
 
@@ -205,6 +217,9 @@ class MockServer:
             internal_errors=self.internal_errors,
             parked=sum(t.parked for t in started),
             timeline_steps=sum(t.steps for t in timelines),
+            paused=self.player.paused,
+            speed=self.player.speed,
+            delivered=self._all_delivered(),
         )
 
     # --- ConnectionHost --------------------------------------------------------------------------
@@ -251,7 +266,9 @@ class MockServer:
         finally:
             await trio.aclose_forcefully(stream)
 
-    def _handle_rest(self, request: HttpRequest) -> RestResponse:
+    async def _handle_rest(self, request: HttpRequest) -> RestResponse:
+        if self.config.control and is_control_path(request.path):
+            return await handle_control(self, request)  # not journalled: not the service
         now = self._wall_clock()
         response = self.rest.handle(
             request.method, request.path, request.query, request.headers, now
@@ -337,6 +354,7 @@ class MockServer:
                 stall_timeout_s=self.config.stall_timeout_s,
                 catch_up=key != BROADCAST,
                 wall_clock=self._wall_clock,
+                player=self.player,
             )
             self._timelines[key] = timeline
             self._nursery.start_soon(timeline.run)

@@ -8,14 +8,13 @@ import pytest
 
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.protocol import Channel, Scope, Topic
-from harness.errors import UsageError
+from harness.errors import UsageError, WaitTimeout
 from harness.plugin.options import Settings, find_recording, server_config
 from harness.plugin.state import PluginState
 from harness.plugin.strict import subscribed_topics
 from harness.recordings import default_recording_path
-from harness.server.feed import shared_prepared_feed
 from harness.server.journal import JournalEntry
-from harness.server.mock import MockServer
+from harness.server.prepared import shared_prepared_feed
 
 
 def test_find_recording_by_name_with_or_without_suffix(tmp_path: Path) -> None:
@@ -55,21 +54,23 @@ def test_subscribed_topics_come_from_client_commands() -> None:
     assert subscribed_topics(entries) == [Topic(Channel.MAIN, Scope.ALL)]
 
 
-PLAYER = ("pause", "resume", "play_next", "seek", "set_speed", "reset", "wait_delivered")
-
-
-@pytest.mark.parametrize("name", PLAYER)
-def test_player_services_delegate_or_say_they_are_missing(name: str) -> None:
+def test_the_player_services_reach_the_server_thread() -> None:
     state = PluginState()
     try:
         server = state.open(None, Settings(default_recording_path(), {"speed": 1}), "unit")
-        method = getattr(server, name)
-        args = {"play_next": (1,), "seek": (0,), "set_speed": (2,)}.get(name, ())
-        if not hasattr(MockServer, name):
-            with pytest.raises(NotImplementedError, match=f"MockServer.{name}"):
-                method(*args)
-            pytest.skip(f"MockServer.{name} is not in this harness version yet")
-        method(*args)
+        server.pause()
+        paused_stats = server.stats
+        assert paused_stats.paused
+        assert server.play_next(1) == 0  # nobody subscribed: nothing to send
+        server.seek(60)
+        server.set_speed(2)
+        server.resume()
+        playing_stats = server.stats
+        assert not playing_stats.paused
+        assert playing_stats.speed == 2
+        with pytest.raises(WaitTimeout, match="delivered"):
+            server.wait_delivered(timeout=0.2)  # no subscriber: never delivered
+        server.reset()
         server.close()
     finally:
         state.close()

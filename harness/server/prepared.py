@@ -1,0 +1,109 @@
+"""A feed prepared for fast replay: wire bytes built once, routes interned, batches joined.
+
+:class:`PreparedFeed` builds every recorded frame's wire bytes once and interns its
+:class:`FrameInfo` to a small integer, so a delivery costs one cached dict lookup and one list
+append per subscriber; at ``--speed max`` whole lap batches are joined once and shared by every
+timeline and subscriber.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from harness.core.protocol import ECHO_CHANNELS, FrameInfo, Topic
+from harness.core.schedule import Feed, FeedFrame, ReplayOptions, iter_schedule
+from harness.server.frames import text_frame
+
+BATCH_FRAMES = 256
+BATCH_BYTES = 64 * 1024
+"""At ``--speed max`` consecutive frames are joined into batches of at most this many frames
+and bytes, built once per feed and shared by every timeline and subscriber."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Consecutive frames of one lap at ``--speed max``: their wire bytes joined once."""
+
+    joined: bytes
+    wires: tuple[bytes, ...]
+    routes: tuple[int, ...]
+    distinct_routes: tuple[int, ...]
+    last_offset_ns: int
+
+
+class PreparedFeed:
+    """A feed with each frame's wire bytes built once and its routing kind interned."""
+
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        routes: dict[FrameInfo, int] = {}
+        self._by_id: dict[int, tuple[bytes, int]] = {}
+        for frame in feed.frames:
+            route = routes.setdefault(frame.info, len(routes))
+            self._by_id[id(frame)] = (text_frame(frame.payload), route)
+        self.route_infos: tuple[FrameInfo, ...] = tuple(routes)
+        self._batches: dict[ReplayOptions, tuple[Batch, ...]] = {}
+        self.echo_topics: frozenset[Topic] = frozenset(
+            frame.info.topic
+            for frame in feed.frames
+            if frame.info.channel in ECHO_CHANNELS and frame.info.topic is not None
+        )
+
+    def wire(self, frame: FeedFrame) -> tuple[bytes, int]:
+        """``(wire bytes, route id)`` of a frame of this feed."""
+        return self._by_id[id(frame)]
+
+    def schedule(self, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
+        return iter_schedule(self.feed, options)
+
+    def lap_batches(self, options: ReplayOptions) -> tuple[Batch, ...]:
+        """One lap of the ``--speed max`` schedule as batches (cached per options)."""
+        lap = dataclasses.replace(options, loop=False)
+        cached = self._batches.get(lap)
+        if cached is None:
+            cached = self._batches[lap] = tuple(self._build_batches(lap))
+        return cached
+
+    def _build_batches(self, lap: ReplayOptions) -> Iterator[Batch]:
+        pending: list[tuple[bytes, int, int]] = []
+        size = 0
+        for _, frame in iter_schedule(self.feed, lap):
+            wire, route = self._by_id[id(frame)]
+            pending.append((wire, route, frame.offset_ns))
+            size += len(wire)
+            if len(pending) >= BATCH_FRAMES or size >= BATCH_BYTES:
+                yield _batch(pending)
+                pending, size = [], 0
+        if pending:
+            yield _batch(pending)
+
+
+_SHARED: dict[int, PreparedFeed] = {}
+_SHARED_LOCK = threading.Lock()
+SHARED_FEEDS = 16
+"""Prepared feeds kept by :func:`shared_prepared_feed` (the most recently used)."""
+
+
+def shared_prepared_feed(feed: Feed) -> PreparedFeed:
+    """The :class:`PreparedFeed` of ``feed``, built once and shared by every server of it.
+
+    A test suite starts one server per test on the same few feeds (the pytest plugin): building
+    each frame's wire bytes and the ``--speed max`` batches again each time would cost more than
+    the server's start.  Everything in a prepared feed is immutable once built."""
+    with _SHARED_LOCK:  # servers of one feed may run in several threads (pytest plugin)
+        prepared = _SHARED.pop(id(feed), None)
+        if prepared is None or prepared.feed is not feed:
+            prepared = PreparedFeed(feed)
+        _SHARED[id(feed)] = prepared
+        while len(_SHARED) > SHARED_FEEDS:
+            del _SHARED[next(iter(_SHARED))]
+        return prepared
+
+
+def _batch(frames: list[tuple[bytes, int, int]]) -> Batch:
+    wires = tuple(wire for wire, _, _ in frames)
+    routes = tuple(route for _, route, _ in frames)
+    return Batch(b"".join(wires), wires, routes, tuple(dict.fromkeys(routes)), frames[-1][2])

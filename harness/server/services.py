@@ -1,0 +1,157 @@
+"""Player services and waits of the mock server (a mixin of :class:`~harness.server.MockServer`).
+
+The player services are those ``ros2 bag play`` users know, applied to every timeline the
+server holds (one per WS token, or the ``--broadcast`` one):
+
+- :meth:`~PlayerServices.pause` / :meth:`~PlayerServices.resume`: a paused timeline sends
+  nothing and parks (it costs nothing); on resume it plays on from where it paused, the gap to
+  the next frame kept.
+- :meth:`~PlayerServices.play_next`: while paused, send the next ``n`` frames of each timeline
+  that its subscribers receive, at once (recorded frames nobody attached wants are passed over,
+  as in play); returns how many frames were sent, summed over timelines (fewer at the end of
+  the recording, or when nothing in a whole lap is wanted).
+- :meth:`~PlayerServices.seek`: jump to a recording offset (seconds from the feed start, the
+  scale of ``--start-at`` and ``stats.position_s``), paused or playing; the frames in between
+  are not sent; with ``--loop`` within the current lap.
+- :meth:`~PlayerServices.set_speed`: a factor, or ``None`` for max; from now on, without a jump.
+
+A timeline made later (a new WS token) starts at the beginning, paused if the server is paused,
+at the current speed.  Timing stays drift-free across all of them (:mod:`harness.core.player`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import trio
+
+from harness.core.player import check_seek, check_speed
+from harness.errors import UsageError, WaitTimeout
+from harness.server.config import ServerConfig
+from harness.server.feed import Timeline
+from harness.server.journal import WAIT_TIMEOUT_S, Journal
+from harness.server.player_state import PlayerState
+from harness.server.prepared import PreparedFeed
+
+BROADCAST = "*"
+"""Key of the ``--broadcast`` timeline (the others are keyed by WS token)."""
+RESET_CLOSE_CODE = 1001
+RESET_REASON = "server reset"
+
+
+class _Resettable(Protocol):
+    """What :meth:`PlayerServices.reset` needs of the server."""
+
+    config: ServerConfig
+    journal: Journal
+    player: PlayerState
+    _timelines: dict[str, Timeline]
+    _token_events: dict[str, trio.Event]
+
+    async def close_connections(
+        self, *, code: int = 1000, reason: str = "", abrupt: bool = False, token: str | None = None
+    ) -> int: ...
+    def _fresh_state(self) -> None: ...
+    def _timeline_for(self, ws_token: str) -> Timeline | None: ...
+
+
+class PlayerServices:
+    """Mixin: needs ``config``, ``player``, ``_prepared`` and ``_timelines``."""
+
+    config: ServerConfig
+    player: PlayerState
+    _prepared: PreparedFeed | None
+    _timelines: dict[str, Timeline]
+
+    def pause(self) -> None:
+        """Pause every timeline (and those made later, until :meth:`resume`)."""
+        self.player.paused = True
+        for timeline in self._timelines.values():
+            timeline.pause()
+
+    def resume(self) -> None:
+        """Resume every timeline from where it paused."""
+        self.player.paused = False
+        for timeline in self._timelines.values():
+            timeline.resume()
+
+    def play_next(self, n: int = 1) -> int:
+        """While paused: send the next ``n`` frames each timeline's subscribers receive, at
+        once; returns how many frames were sent (summed over timelines)."""
+        if not self.player.paused:
+            raise UsageError("play_next needs a paused player: pause first")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise UsageError(f"play_next: n must be an integer >= 1, got {n!r}")
+        return sum(timeline.play_next(n) for timeline in self._timelines.values())
+
+    def seek(self, t_s: float) -> None:
+        """Jump every timeline to recording offset ``t_s`` (seconds from the feed start)."""
+        if isinstance(t_s, bool) or not math.isfinite(t_s):
+            raise UsageError(f"seek: t must be a finite number of seconds, got {t_s!r}")
+        t_ns = round(t_s * 1e9)
+        if self._prepared is not None:
+            duration_ns = self._prepared.feed.duration_ns
+            check_seek(t_ns, start_at_ns=self.config.replay.start_at_ns, duration_ns=duration_ns)
+        for timeline in self._timelines.values():
+            timeline.seek(t_ns)
+
+    def set_speed(self, speed: float | None) -> None:
+        """Play at ``speed`` (``None``: max) from now on, without a jump in position."""
+        if speed is not None:
+            speed = check_speed(speed)
+        self.player.speed = speed
+        for timeline in self._timelines.values():
+            timeline.set_speed(speed)
+
+    async def wait_delivered(self, timeout: float = WAIT_TIMEOUT_S) -> None:
+        """Wait until every frame of the recording due to the current subscribers was sent.
+
+        That is: at least one timeline started, and every started timeline with a subscribed
+        connection has passed the end of its first lap (with ``--loop``: the end of the first
+        lap; without, the end of the recording) with no catch-up pending; then, without
+        ``--loop``, until those connections' queues are written out to their sockets.  A timeline
+        nobody is subscribed to any more does not count.  Event-driven (timelines pulse on
+        progress); raises :class:`~harness.errors.WaitTimeout` after ``timeout`` seconds."""
+        if self._prepared is None:
+            return
+        with trio.move_on_after(timeout):
+            await self._until_delivered()
+            return
+        raise WaitTimeout("the recording to be delivered to the subscribers", timeout)
+
+    async def _until_delivered(self) -> None:
+        while True:
+            if self._all_delivered():
+                if self.config.replay.loop:
+                    return
+                for timeline in list(self._timelines.values()):
+                    for conn in list(timeline.connections):
+                        await conn.wait_drained(0)
+                if self._all_delivered():
+                    return
+            await self.player.progress.wait()
+
+    def _all_delivered(self) -> bool:
+        """``stats.delivered``: a timeline started and every started one with a subscriber
+        passed its first lap, no catch-up pending."""
+        started = [t for t in self._timelines.values() if t.started]
+        return bool(started) and all(t.delivered_all for t in started)
+
+    async def reset(self: _Resettable) -> None:
+        """Start over with the same recording and config: close every connection (1001
+        ``server reset``), then fresh WS tokens, API token states, timelines, player, journal and
+        counters (``internal_errors`` is kept, so a bug stays visible)."""
+        await self.close_connections(code=RESET_CLOSE_CODE, reason=RESET_REASON)
+        for timeline in self._timelines.values():
+            timeline.scope.cancel()
+        self._timelines.clear()
+        for event in self._token_events.values():
+            event.set()
+        self._token_events.clear()
+        self._fresh_state()
+        self.journal.clear()
+        self.player.paused, self.player.speed = False, self.config.replay.speed
+        if self.config.broadcast:
+            self._timeline_for(BROADCAST)
+        self.player.progress.pulse()  # a wait_delivered in progress waits for the new timelines
