@@ -8,6 +8,7 @@ protocol vocabulary and the replay schedule.  The I/O layers are their own packa
 from __future__ import annotations
 
 from harness._version import __version__
+from harness.core.damage import Damage, DamageLog
 from harness.core.inventory import Inventory, take_inventory
 from harness.core.loading import LoadedRecording, load_recording
 from harness.core.protocol import Channel, Plan, Scope, Topic
@@ -46,6 +47,8 @@ from harness.recordings import default_recording_path
 
 __all__ = [
     "Channel",
+    "Damage",
+    "DamageLog",
     "Direction",
     "Feed",
     "HarnessError",

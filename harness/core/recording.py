@@ -12,9 +12,11 @@ detected.  Policies, and why:
 
 * Crash safety: the writer hands each record to the OS at once (write + flush, no fsync), so a
   killed process leaves a file whose whole records all read back.
-* The reader never raises for damage after the header: iteration stops, everything before it is
-  kept and :attr:`RecordingReader.tail` says where and why.  A damaged magic or header, or an
-  unknown major version, is a :class:`~harness.errors.RecordingFormatError`: nothing to keep.
+* The reader never raises for damage after the header: it resynchronises (skips to the next
+  whole record whose checksum holds, :mod:`harness.core._resync`), so one damaged byte loses one
+  record, and :attr:`RecordingReader.damage` says where, how much and why.  A damaged magic or
+  header, or an unknown major version, is a :class:`~harness.errors.RecordingFormatError`:
+  nothing to keep.
 * Bounded: records over :data:`MAX_RECORD_BYTES` are refused on write and are damage on read;
   msgpack limits are set so no size field can make the reader allocate more than that.  Reading
   and writing use constant memory whatever the file length.
@@ -27,8 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
 from typing import IO, Any, BinaryIO
 
 import msgpack
@@ -50,6 +51,8 @@ from ._framing import (
     _unpack_body,
     record_crc,
 )
+from ._resync import find_next_frame
+from .damage import Damage, DamageLog, TailDamage
 from .records import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -67,6 +70,8 @@ __all__ = [
     "MAGIC_TEXT",
     "MAX_RECORD_BYTES",
     "READ_CHUNK_BYTES",
+    "Damage",
+    "DamageLog",
     "RecordingReader",
     "RecordingWriter",
     "TailDamage",
@@ -75,25 +80,6 @@ __all__ = [
     "read_recording",
     "record_crc",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TailDamage:
-    """Why reading stopped before the end: ``offset`` is the first byte of the damaged record.
-
-    ``truncated`` is true when the file simply ends inside a record (a killed writer); false for
-    corruption (checksum mismatch, malformed msgpack, bad fields, a limit exceeded).
-    """
-
-    offset: int
-    records_read: int
-    reason: str
-    truncated: bool
-
-    def describe(self) -> str:
-        what = "truncated" if self.truncated else "corrupt"
-        kept = f"{self.records_read} record{'s' if self.records_read != 1 else ''}"
-        return f"{what} tail at byte {self.offset}: {self.reason}; kept {kept} before it"
 
 
 # --------------------------------------------------------------------------- writing
@@ -228,12 +214,16 @@ class RecordingReader:
 
     def __init__(self, stream: BinaryIO | IO[bytes], *, path: str | None = None) -> None:
         self.path = path
-        self.tail: TailDamage | None = None
+        self.damage = DamageLog()
+        """Every damaged stretch skipped so far (complete once iteration ends)."""
         self.skipped: dict[int, int] = {}
         """Records of kinds this reader does not know (a newer minor version), by kind."""
         self.records_read = 0
         self._source = _CountingStream(stream)
         self._unpacker = _stream_unpacker(self._source)
+        self._stream = stream
+        self._base = _position(stream)
+        self._origin = 0
         self._iterated = False
         self._read_magic()
         self.header: Header = self._read_header()
@@ -313,8 +303,29 @@ class RecordingReader:
                 f"this reader knows {FORMAT_VERSION[0]}.x"
             )
 
+    @property
+    def position(self) -> int:
+        """Byte offset just past the last record read (where the next one starts, if whole)."""
+        consumed: int = self._unpacker.tell()
+        return self._origin + consumed
+
+    @property
+    def tail(self) -> TailDamage | None:
+        """Damage that runs to the end of the file (truncated or corrupt), else ``None``."""
+        return self.damage.tail
+
     def _iterate(self) -> Iterator[Record]:
-        """The hot loop: one optimistic decode per record, the careful path only on surprise."""
+        while True:
+            damage = yield from self._read_run()
+            if damage is None or not self._resync(*damage):
+                return
+
+    def _read_run(self) -> Generator[Record, None, tuple[int, str, bool] | None]:
+        """The hot loop: one optimistic decode per record, the careful path only on surprise.
+
+        Returns ``(offset, reason, truncated)`` of the damage that stopped it, ``None`` at a
+        clean end.
+        """
         unpacker, tell = self._unpacker, self._unpacker.tell
         seeds, decoders, crc32 = _SEEDS, _FAST_DECODERS, zlib.crc32
         offset = tell()
@@ -335,20 +346,43 @@ class RecordingReader:
                 self.records_read += 1
                 yield record
         except _Damage as exc:
-            self._set_tail(offset, str(exc), truncated=False)
-            return
+            return self._origin + offset, str(exc), False
         except msgpack.BufferFull:
-            self._set_tail(offset, f"record exceeds the {MAX_RECORD_BYTES} byte limit", False)
-            return
+            return self._origin + offset, f"record exceeds the {MAX_RECORD_BYTES} byte limit", False
         except (ValueError, msgpack.UnpackException) as exc:
-            self._set_tail(offset, f"malformed msgpack ({exc})", truncated=False)
-            return
+            return self._origin + offset, f"malformed msgpack ({exc})", False
         if self._source.consumed > offset:
             left = self._source.consumed - offset
-            self._set_tail(offset, f"the file ends inside a record ({left} bytes)", truncated=True)
+            return self._origin + offset, f"the file ends inside a record ({left} bytes)", True
+        return None
 
-    def _set_tail(self, offset: int, reason: str, truncated: bool) -> None:
-        self.tail = TailDamage(offset, self.records_read, reason, truncated)
+    def _resync(self, offset: int, reason: str, truncated: bool) -> bool:
+        """Log the damage at ``offset`` and go on at the next whole record; False at the end."""
+        seek = self._stream.seek if self._base is not None else None
+        if seek is None or self._base is None:  # not seekable: reading stops at the damage
+            self.damage.add(Damage(offset, self.records_read, reason, truncated))
+            return False
+        seek(self._base + offset)
+        resumed, lost = find_next_frame(self._stream.read, offset)
+        if resumed is None:
+            self.damage.add(Damage(offset, self.records_read, reason, truncated, None, lost))
+            return False
+        if truncated:
+            reason = "a damaged length (the record would run past the end of the file)"
+        self.damage.add(Damage(offset, self.records_read, reason, False, resumed, lost))
+        seek(self._base + resumed)
+        self._source.consumed = 0
+        self._unpacker = _stream_unpacker(self._source)
+        self._origin = resumed
+        return True
+
+
+def _position(stream: BinaryIO | IO[bytes]) -> int | None:
+    """The stream's position if it can seek back there (resynchronisation needs it)."""
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 @contextlib.contextmanager
@@ -370,7 +404,10 @@ def open_reader(path: str | os.PathLike[str]) -> Iterator[RecordingReader]:
 def read_recording(
     path: str | os.PathLike[str],
 ) -> tuple[Header, list[Record], TailDamage | None]:
-    """Read a whole recording into memory: header, records, and the tail damage if any."""
+    """Read a whole recording into memory: header, records, and the first damage if any.
+
+    ``reader.damage`` of :func:`open_reader` has every damaged stretch.
+    """
     with open_reader(path) as reader:
         records = list(reader)
-        return reader.header, records, reader.tail
+        return reader.header, records, reader.damage.first

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.recording import RecordingWriter, TailDamage, open_reader
+from harness.core.damage import DamageLog
+from harness.core.recording import RecordingWriter, open_reader
 from harness.core.records import Summary
 from harness.core.redact import Redactor
 from harness.core.safe_output import check_output, safe_output
@@ -23,11 +24,11 @@ from harness.errors import UsageError
 
 @dataclass(frozen=True, slots=True)
 class RedactReport:
-    """What a redaction did: records written, distinct secrets replaced, input damage."""
+    """What a redaction did: records written, distinct secrets replaced, input damage skipped."""
 
     records: int
     secrets: int
-    damage: TailDamage | None
+    damage: DamageLog
 
 
 def redact_recording(
@@ -63,7 +64,7 @@ def redact_recording(
                     writer.finish(t_ns=last_summary.t_ns)
             except OSError as exc:
                 raise UsageError(f"cannot write {os.fspath(dest)}: {exc.strerror}") from None
-        damage = reader.tail
+        damage = reader.damage
     return RedactReport(written, len(redactor.placeholders), damage)
 
 
