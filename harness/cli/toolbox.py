@@ -1,0 +1,53 @@
+"""The recording toolbox: ``verify``, ``recover``, ``export``, ``import``, ``cut``, ``filter``.
+
+Thin wiring over :mod:`harness.core.verify` and :mod:`harness.core.transform`: parse, call, print.
+Every command streams its input; every output goes through :mod:`harness.core.safe_output`
+(an existing file only with ``--force``, written beside and renamed into place).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from harness.core.verify import VerifyReport, verify_recording
+
+MAX_SHOWN_PROBLEMS = 50
+"""Problems printed by ``verify`` without ``--json`` (the counts cover them all)."""
+
+
+@click.command("verify")
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with every problem found.")
+def verify_command(file: str, as_json: bool) -> int:
+    """Check FILE: checksums, truncation, time order, connections, and every frame.
+
+    Server frames are checked against the protocol model, client frames must be commands the
+    service accepts.  Exit 0 when clean, 1 when damaged or invalid.
+    """
+    report = verify_recording(file)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        click.echo("\n".join(_verify_lines(report)))
+    return 0 if report.ok else 1
+
+
+def _verify_lines(report: VerifyReport) -> list[str]:
+    records = f"{report.records:,} record{'s' if report.records != 1 else ''}"
+    if report.ok:
+        return [f"{report.path}: ok ({records})"]
+    counts = ", ".join(f"{check} {count:,}" for check, count in sorted(report.counts.items()))
+    problems = report.problem_count
+    lines = [f"{report.path}: {problems:,} problem{'s' if problems != 1 else ''} in {records}"
+             f" ({counts})"]  # fmt: skip
+    shown = report.problems[:MAX_SHOWN_PROBLEMS]
+    width = max(len(p.where()) for p in shown)
+    lines += [f"  {p.where():<{width}}  {p.check:<14} {p.message}" for p in shown]
+    if problems > len(shown):
+        lines.append(f"  ... {problems - len(shown):,} more (--json lists up to 1,000)")
+    return lines
+
+
+COMMANDS: list[click.Command] = [verify_command]

@@ -1,0 +1,88 @@
+"""The toolbox commands end to end: exit codes, messages, outputs that never destroy a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import default_recording_path
+from harness.cli import main
+
+BUNDLED = default_recording_path()
+GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "v1-small.msgpack"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def damaged(tmp_path: Path) -> Path:
+    """The bundled recording with two flipped bytes and a cut end."""
+    data = bytearray(BUNDLED.read_bytes())
+    data[len(data) // 4] ^= 0x40
+    data[len(data) // 2] ^= 0x01
+    path = tmp_path / "damaged.msgpack"
+    path.write_bytes(bytes(data[:-7]))
+    return path
+
+
+# ---------------------------------------------------------------- verify
+
+
+def test_verify_a_clean_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "verify", str(BUNDLED))
+    assert (code, err) == (0, "")
+    assert out == f"{BUNDLED}: ok (6,590 records)\n"
+
+
+def test_verify_a_damaged_file_says_what_and_where(
+    damaged: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "verify", str(damaged))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"{damaged}: 3 problems in 6,587 records (damage 2, truncated 1)"
+    assert lines[1].lstrip().startswith("record ")
+    assert "checksum mismatch" in lines[1]
+    assert "truncated tail" in lines[3]
+
+
+def test_verify_json(damaged: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--json", str(damaged))
+    assert code == 1
+    report = json.loads(out)
+    assert report["ok"] is False
+    assert report["counts"] == {"damage": 2, "truncated": 1}
+    assert report["damage"]["records_lost"] == 3
+    first = report["problems"][0]
+    assert set(first) == {"check", "index", "offset", "message"}
+
+
+def test_verify_protocol_problems_in_the_golden_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--json", str(GOLDEN))
+    assert code == 1
+    checks = [p["check"] for p in json.loads(out)["problems"]]
+    assert checks == ["client-command", "server-frame"]
+
+
+@pytest.mark.parametrize("command", ["verify"])
+def test_bad_input_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    not_a_recording = tmp_path / "x.txt"
+    not_a_recording.write_text("hello")
+    for path, message in [(tmp_path / "missing", "no such file"), (not_a_recording, "not a")]:
+        code, _, err = run(capsys, command, str(path), *_outputs(command, tmp_path))
+        assert code == 1
+        assert err.count("\n") == 1
+        assert message in err
+        assert "Traceback" not in err
+
+
+def _outputs(command: str, tmp_path: Path) -> list[str]:
+    return [] if command == "verify" else ["-o", str(tmp_path / "out")]
