@@ -11,6 +11,8 @@ import json
 
 import click
 
+from harness.cli._options import output_option
+from harness.core.transform import recover_recording
 from harness.core.verify import VerifyReport, verify_recording
 
 MAX_SHOWN_PROBLEMS = 50
@@ -50,4 +52,19 @@ def _verify_lines(report: VerifyReport) -> list[str]:
     return lines
 
 
-COMMANDS: list[click.Command] = [verify_command]
+@click.command("recover")
+@click.argument("file")
+@output_option("Clean recording to write (a new file; not FILE itself).")
+def recover_command(file: str, output: str, force: bool) -> None:
+    """Write every intact record of a damaged FILE to OUTPUT, and say what was lost.
+
+    Damaged records are skipped and reading resumes at the next whole record, so everything
+    after a damaged stretch is kept too, not only what precedes it.
+    """
+    report = recover_recording(file, output, force=force)
+    kept = f"kept {report.records_written:,} of {report.records_read:,} readable records"
+    lost = f"lost: {report.damage.describe()}" if report.damage else "nothing lost (FILE is whole)"
+    click.echo(f"harness recover: wrote {output}: {kept}; {lost}", err=True)
+
+
+COMMANDS: list[click.Command] = [verify_command, recover_command]

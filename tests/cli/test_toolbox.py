@@ -70,7 +70,7 @@ def test_verify_protocol_problems_in_the_golden_file(capsys: pytest.CaptureFixtu
     assert checks == ["client-command", "server-frame"]
 
 
-@pytest.mark.parametrize("command", ["verify"])
+@pytest.mark.parametrize("command", ["verify", "recover"])
 def test_bad_input_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
@@ -86,3 +86,21 @@ def test_bad_input_is_one_line(
 
 def _outputs(command: str, tmp_path: Path) -> list[str]:
     return [] if command == "verify" else ["-o", str(tmp_path / "out")]
+
+
+# ---------------------------------------------------------------- recover
+
+
+def test_recover_keeps_every_intact_record_and_says_what_was_lost(
+    damaged: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "clean.msgpack"
+    code, stdout, err = run(capsys, "recover", str(damaged), "-o", str(out))
+    assert (code, stdout) == (0, "")
+    assert err.startswith(f"harness recover: wrote {out}: kept 6,587 of 6,587 readable records;")
+    assert "lost: 3 damaged stretches, 3 records lost, truncated at the end" in err
+    assert run(capsys, "verify", str(out))[0] == 0
+    # Refused the second time: the output exists.
+    code, _, err = run(capsys, "recover", str(damaged), "-o", str(out))
+    assert code == 2
+    assert "--force" in err
