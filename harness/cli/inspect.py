@@ -4,7 +4,7 @@ Both stream the file (constant memory).  A file that is not a readable recording
 (one line on stderr, exit 1).  Damage is not: the reader skips damaged records and resumes at the
 next whole one, everything readable is printed, then one warning naming every damaged stretch
 (offsets, records lost) goes to stderr, and the exit code stays 0, so scripts still get the
-prefix.  ``docs/recording-format.md`` section 9.
+prefix.  ``docs/recording-format.md`` section 10.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import json
 import click
 
 from harness.cli._options import output_option
+from harness.core.damage import DamageLog
+from harness.core.jsonl import export_recording, import_recording
 from harness.core.transform import recover_recording
 from harness.core.verify import VerifyReport, verify_recording
 
@@ -67,4 +69,31 @@ def recover_command(file: str, output: str, force: bool) -> None:
     click.echo(f"harness recover: wrote {output}: {kept}; {lost}", err=True)
 
 
-COMMANDS: list[click.Command] = [verify_command, recover_command]
+@click.command("export")
+@click.argument("file")
+@output_option("JSONL file to write (one JSON object per record, the header first).")
+def export_command(file: str, output: str, force: bool) -> None:
+    """Write FILE as JSONL: readable, diff-friendly, and imported back byte for byte."""
+    report = export_recording(file, output, force=force)
+    click.echo(f"harness export: wrote {output}: header + {report.records:,} records", err=True)
+    _warn_damage("export", file, report.damage)
+
+
+@click.command("import")
+@click.argument("file")
+@output_option("Recording to write from the JSONL FILE.")
+def import_command(file: str, output: str, force: bool) -> None:
+    """Turn the JSONL FILE (as export writes it, or written by hand) into a recording."""
+    records = import_recording(file, output, force=force)
+    click.echo(f"harness import: wrote {output}: {records:,} records", err=True)
+
+
+def _warn_damage(command: str, file: str, damage: DamageLog) -> None:
+    if damage:
+        click.echo(
+            f"harness {command}: warning: {file}: {damage.describe()}; wrote every readable record",
+            err=True,
+        )
+
+
+COMMANDS: list[click.Command] = [verify_command, recover_command, export_command, import_command]

@@ -127,18 +127,22 @@ class RecordingWriter:
         if record.t_ns > self._last_t_ns:
             self._last_t_ns = record.t_ns
 
-    def finish(self, *, t_ns: int | None = None) -> Summary:
+    def finish(self, *, t_ns: int | None = None, summary: Summary | None = None) -> Summary:
         """Append the Summary (counts by kind name, duration) once; later calls return it again.
 
         ``t_ns`` defaults to the latest record time, which is also the duration (sessions start
-        at 0).
+        at 0).  ``summary`` writes that one as it is instead (``harness import`` reproducing a
+        file; ``harness verify`` tells when its counts are wrong).
         """
         if self._summary is not None:
             return self._summary
         if not self._started:
             raise UsageError("cannot finish a recording that was never started")
-        end = self._last_t_ns if t_ns is None else t_ns
-        summary = Summary(t_ns=end, duration_ns=end, counts=dict(self._counts))
+        if summary is None:
+            end = self._last_t_ns if t_ns is None else t_ns
+            summary = Summary(t_ns=end, duration_ns=end, counts=dict(self._counts))
+        else:
+            _check_readable(summary)
         self._emit(self._frame(Summary.KIND, summary.fields()))
         self._summary = summary
         return summary

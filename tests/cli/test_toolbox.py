@@ -70,7 +70,7 @@ def test_verify_protocol_problems_in_the_golden_file(capsys: pytest.CaptureFixtu
     assert checks == ["client-command", "server-frame"]
 
 
-@pytest.mark.parametrize("command", ["verify", "recover"])
+@pytest.mark.parametrize("command", ["verify", "recover", "export"])
 def test_bad_input_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
@@ -104,3 +104,44 @@ def test_recover_keeps_every_intact_record_and_says_what_was_lost(
     code, _, err = run(capsys, "recover", str(damaged), "-o", str(out))
     assert code == 2
     assert "--force" in err
+
+
+# ---------------------------------------------------------------- export / import
+
+
+def test_export_then_import_the_bundled_recording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jsonl, back = tmp_path / "b.jsonl", tmp_path / "b.msgpack"
+    code, _, err = run(capsys, "export", str(BUNDLED), "-o", str(jsonl))
+    assert code == 0
+    assert err == f"harness export: wrote {jsonl}: header + 6,590 records\n"
+    code, _, err = run(capsys, "import", str(jsonl), "-o", str(back))
+    assert code == 0
+    assert err == f"harness import: wrote {back}: 6,590 records\n"
+    assert back.read_bytes() == BUNDLED.read_bytes()
+
+
+def test_export_of_a_damaged_file_warns_once(
+    damaged: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "export", str(damaged), "-o", str(tmp_path / "d.jsonl"))
+    assert code == 0
+    assert err.count("\n") == 2
+    assert "warning" in err.splitlines()[1]
+    assert "3 damaged stretches" in err
+
+
+def test_import_of_a_bad_line_is_one_error_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, out = tmp_path / "bad.jsonl", tmp_path / "out.msgpack"
+    source.write_text("{oops\n")
+    code, _, err = run(capsys, "import", str(source), "-o", str(out))
+    assert code == 1
+    assert err.startswith(f"harness: error: {source} line 1: not JSON")
+    assert err.count("\n") == 1
+    assert not out.exists()
+    code, _, err = run(capsys, "import", str(tmp_path / "missing.jsonl"), "-o", str(out))
+    assert (code, err.count("\n")) == (1, 1)
+    assert "no such file" in err
