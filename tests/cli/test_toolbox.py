@@ -70,7 +70,7 @@ def test_verify_protocol_problems_in_the_golden_file(capsys: pytest.CaptureFixtu
     assert checks == ["client-command", "server-frame"]
 
 
-@pytest.mark.parametrize("command", ["verify", "recover", "export"])
+@pytest.mark.parametrize("command", ["verify", "recover", "export", "cut", "filter"])
 def test_bad_input_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
@@ -145,3 +145,42 @@ def test_import_of_a_bad_line_is_one_error_and_writes_nothing(
     code, _, err = run(capsys, "import", str(tmp_path / "missing.jsonl"), "-o", str(out))
     assert (code, err.count("\n")) == (1, 1)
     assert "no such file" in err
+
+
+# ---------------------------------------------------------------- cut / filter
+
+
+def test_cut_and_filter_write_smaller_recordings_that_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut, filtered = tmp_path / "cut.msgpack", tmp_path / "goals.msgpack"
+    code, _, err = run(capsys, "cut", str(BUNDLED), "-o", str(cut), "--start", "30m", "--end", "1h")
+    assert code == 0
+    assert err.startswith(f"harness cut: wrote {cut}: ")
+    assert run(capsys, "verify", str(cut))[0] == 0
+    args = ["filter", str(BUNDLED), "-o", str(filtered), "--channel", "MAIN", "--type", "goal"]
+    code, _, err = run(capsys, *args)
+    assert code == 0
+    assert "of 6,590 records" in err
+    assert run(capsys, "verify", str(filtered))[0] == 0
+    code, out, _ = run(capsys, "info", str(filtered))
+    assert "<- MAIN goal" in out
+    assert "MAIN halftime" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cut", "--start", "1h", "--end", "30m"], "--end must be after --start"),
+        (["cut", "--start", "soon"], "--start: invalid duration"),
+        (["filter", "--channel", "NOPE"], "'NOPE' is not one of"),
+    ],
+)
+def test_cut_and_filter_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, args[0], str(BUNDLED), "-o", str(tmp_path / "o"), *args[1:])
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
