@@ -10,6 +10,7 @@ from __future__ import annotations
 from harness._version import __version__
 from harness.core.damage import Damage, DamageLog
 from harness.core.inventory import Inventory, take_inventory
+from harness.core.jsonl import export_recording, import_recording
 from harness.core.loading import LoadedRecording, load_recording
 from harness.core.protocol import Channel, Plan, Scope, Topic
 from harness.core.recording import (
@@ -36,6 +37,8 @@ from harness.core.records import (
 )
 from harness.core.redact_file import RedactReport, redact_recording
 from harness.core.schedule import Feed, ReplayOptions
+from harness.core.transform import CopyReport, recover_recording
+from harness.core.verify import VerifyReport, verify_recording
 from harness.errors import (
     HarnessError,
     ProtocolViolation,
@@ -47,6 +50,7 @@ from harness.recordings import default_recording_path
 
 __all__ = [
     "Channel",
+    "CopyReport",
     "Damage",
     "DamageLog",
     "Direction",
@@ -73,16 +77,21 @@ __all__ = [
     "TailDamage",
     "Topic",
     "UsageError",
+    "VerifyReport",
     "WsClose",
     "WsControl",
     "WsMessage",
     "WsOpen",
     "__version__",
     "default_recording_path",
+    "export_recording",
+    "import_recording",
     "load_recording",
     "open_reader",
     "open_writer",
     "read_recording",
+    "recover_recording",
     "redact_recording",
     "take_inventory",
+    "verify_recording",
 ]

@@ -42,11 +42,6 @@ class Damage:
     def is_tail(self) -> bool:
         return self.resumed_at is None
 
-    def bytes_skipped(self, file_size: int | None = None) -> int | None:
-        """Length of the stretch; for a tail only when ``file_size`` is known."""
-        end = self.resumed_at if self.resumed_at is not None else file_size
-        return None if end is None else end - self.offset
-
     def describe(self) -> str:
         if self.resumed_at is None:
             what = "truncated" if self.truncated else "corrupt"

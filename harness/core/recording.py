@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
 import msgpack
@@ -319,53 +319,51 @@ class RecordingReader:
         return self.damage.tail
 
     def _iterate(self) -> Iterator[Record]:
-        while True:
-            damage = yield from self._read_run()
-            if damage is None or not self._resync(*damage):
-                return
-
-    def _read_run(self) -> Generator[Record, None, tuple[int, str, bool] | None]:
         """The hot loop: one optimistic decode per record, the careful path only on surprise.
 
-        Returns ``(offset, reason, truncated)`` of the damage that stopped it, ``None`` at a
-        clean end.
+        After damage it resynchronises (:meth:`_resync`) and goes on in this same loop, so a
+        clean file pays nothing for it.
         """
-        unpacker, tell = self._unpacker, self._unpacker.tell
         seeds, decoders, crc32 = _SEEDS, _FAST_DECODERS, zlib.crc32
-        offset = tell()
-        try:
-            for frame in unpacker:
-                try:
-                    kind, crc, body = frame
-                    record = decoders[kind](body) if crc32(body, seeds[kind]) == crc else None
-                except Exception:  # the careful path below names the damage
-                    record = None
-                if record is None:
-                    record = _decode(frame)
+        while True:
+            unpacker, tell = self._unpacker, self._unpacker.tell
+            offset = tell()
+            try:
+                for frame in unpacker:
+                    try:
+                        kind, crc, body = frame
+                        record = decoders[kind](body) if crc32(body, seeds[kind]) == crc else None
+                    except Exception:  # the careful path below names the damage
+                        record = None
                     if record is None:
-                        self.skipped[frame[0]] = self.skipped.get(frame[0], 0) + 1
-                        offset = tell()
-                        continue
-                offset = tell()
-                self.records_read += 1
-                yield record
-        except _Damage as exc:
-            return self._origin + offset, str(exc), False
-        except msgpack.BufferFull:
-            return self._origin + offset, f"record exceeds the {MAX_RECORD_BYTES} byte limit", False
-        except (ValueError, msgpack.UnpackException) as exc:
-            return self._origin + offset, f"malformed msgpack ({exc})", False
-        if self._source.consumed > offset:
-            left = self._source.consumed - offset
-            return self._origin + offset, f"the file ends inside a record ({left} bytes)", True
-        return None
+                        record = _decode(frame)
+                        if record is None:
+                            self.skipped[frame[0]] = self.skipped.get(frame[0], 0) + 1
+                            offset = tell()
+                            continue
+                    offset = tell()
+                    self.records_read += 1
+                    yield record
+            except _Damage as exc:
+                reason, truncated = str(exc), False
+            except msgpack.BufferFull:
+                reason, truncated = f"record exceeds the {MAX_RECORD_BYTES} byte limit", False
+            except (ValueError, msgpack.UnpackException) as exc:
+                reason, truncated = f"malformed msgpack ({exc})", False
+            else:
+                left = self._source.consumed - offset
+                if left <= 0:
+                    return
+                reason, truncated = f"the file ends inside a record ({left} bytes)", True
+            if not self._resync(self._origin + offset, reason, truncated):
+                return
 
     def _resync(self, offset: int, reason: str, truncated: bool) -> bool:
         """Log the damage at ``offset`` and go on at the next whole record; False at the end."""
-        seek = self._stream.seek if self._base is not None else None
-        if seek is None or self._base is None:  # not seekable: reading stops at the damage
+        if self._base is None:  # not seekable: reading stops at the damage
             self.damage.add(Damage(offset, self.records_read, reason, truncated))
             return False
+        seek = self._stream.seek
         seek(self._base + offset)
         resumed, lost = find_next_frame(self._stream.read, offset)
         if resumed is None:
