@@ -184,3 +184,19 @@ def test_cut_and_filter_bad_options(
     assert message in err
     assert err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["info", "cat"])
+def test_readers_skip_mid_file_damage_and_warn_once(
+    damaged: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    code, out, err = run(capsys, command, str(damaged))
+    assert code == 0
+    assert err.count("\n") == 1
+    assert err.startswith(f"harness: warning: {damaged}: 3 damaged stretches, 3 records lost,")
+    assert "byte " in err
+    if command == "info":
+        assert "records      6,587" in out
+        assert "damage       3 damaged stretches" in out
+    else:
+        assert len(out.splitlines()) == 1 + 6_587
