@@ -8,7 +8,9 @@ protocol vocabulary and the replay schedule.  The I/O layers are their own packa
 from __future__ import annotations
 
 from harness._version import __version__
+from harness.core.damage import Damage, DamageLog
 from harness.core.inventory import Inventory, take_inventory
+from harness.core.jsonl import export_recording, import_recording
 from harness.core.loading import LoadedRecording, load_recording
 from harness.core.protocol import Channel, Plan, Scope, Topic
 from harness.core.recording import (
@@ -35,6 +37,8 @@ from harness.core.records import (
 )
 from harness.core.redact_file import RedactReport, redact_recording
 from harness.core.schedule import Feed, ReplayOptions
+from harness.core.transform import CopyReport, recover_recording
+from harness.core.verify import VerifyReport, verify_recording
 from harness.errors import (
     HarnessError,
     ProtocolViolation,
@@ -47,6 +51,9 @@ from harness.recordings import default_recording_path
 
 __all__ = [
     "Channel",
+    "CopyReport",
+    "Damage",
+    "DamageLog",
     "Direction",
     "Feed",
     "HarnessError",
@@ -71,6 +78,7 @@ __all__ = [
     "TailDamage",
     "Topic",
     "UsageError",
+    "VerifyReport",
     "WaitTimeout",
     "WsClose",
     "WsControl",
@@ -78,10 +86,14 @@ __all__ = [
     "WsOpen",
     "__version__",
     "default_recording_path",
+    "export_recording",
+    "import_recording",
     "load_recording",
     "open_reader",
     "open_writer",
     "read_recording",
+    "recover_recording",
     "redact_recording",
     "take_inventory",
+    "verify_recording",
 ]

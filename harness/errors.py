@@ -34,6 +34,16 @@ class RecordingFormatError(HarnessError):
         super().__init__(f"{where}{message}{at}")
 
 
+class JsonlFormatError(HarnessError):
+    """A file is not the JSONL form of a recording (``harness import``); ``line`` when known."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None):
+        self.path = path
+        self.line = line
+        where = f"{path} line {line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+
+
 class ProtocolViolation(HarnessError):
     """The peer sent something the protocol forbids.
 

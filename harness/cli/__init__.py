@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own module and is registered here.  Errors the harness raises on
 purpose (:class:`harness.HarnessError`) become one line on stderr and exit code 1 (2 for usage
-errors); never a traceback.  Click's own usage errors (unknown option, bad value) are one line
+errors); never a traceback.  A command may return its exit code (``verify``: 1 when the file is
+damaged or invalid).  Click's own usage errors (unknown option, bad value) are one line
 too, pointing at ``--help`` instead of printing the usage block.
 """
 
@@ -20,6 +21,7 @@ from . import record as _record
 from . import redact as _redact
 from . import replay as _replay
 from . import synth as _synth
+from . import toolbox as _toolbox
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +36,7 @@ for _command in (
     *_redact.COMMANDS,
     *_replay.COMMANDS,
     *_synth.COMMANDS,
+    *_toolbox.COMMANDS,
 ):
     cli.add_command(_command)
 
@@ -41,7 +44,7 @@ for _command in (
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     try:
-        cli.main(args=argv, prog_name="harness", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("harness: interrupted", err=True)
         return 130
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def run() -> None:  # pragma: no cover - console-script shim

@@ -1,9 +1,10 @@
 """``harness info`` and ``harness cat``: look inside a recording.
 
 Both stream the file (constant memory).  A file that is not a readable recording is an error
-(one line on stderr, exit 1).  A damaged tail is not: what could be read is printed, then a
-warning naming the tail goes to stderr, and the exit code stays 0, so scripts still get the
-prefix.  ``docs/recording-format.md`` section 9.
+(one line on stderr, exit 1).  Damage is not: the reader skips damaged records and resumes at the
+next whole one, everything readable is printed, then one warning naming every damaged stretch
+(offsets, records lost) goes to stderr, and the exit code stays 0, so scripts still get the
+prefix.  ``docs/recording-format.md`` section 10.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 
 import click
 
+from harness.core.damage import DamageLog
 from harness.core.durations import format_duration
 from harness.core.inventory import RENEW_PATH, ConnectionInfo, Inventory, take_inventory
-from harness.core.recording import RecordingReader, open_reader
+from harness.core.recording import open_reader
 from harness.core.records import (
     KIND_NAMES,
     Header,
@@ -150,11 +152,10 @@ def info(file: str) -> None:
     if inventory.skipped:
         skipped = ", ".join(f"kind {k}: {n}" for k, n in sorted(inventory.skipped.items()))
         lines.append(f"skipped      {skipped} (from a newer minor version)")
-    tail = inventory.tail
-    lines.append(f"tail         {tail.describe() if tail else 'whole file'}")
+    damage = inventory.damage
+    lines.append(f"damage       {damage.describe()}" if damage else "tail         whole file")
     click.echo("\n".join(lines))
-    if tail is not None:
-        click.echo(f"harness: warning: {file}: {tail.describe()}", err=True)
+    _warn_damage(file, damage)
 
 
 # --------------------------------------------------------------------------- cat
@@ -181,12 +182,13 @@ def cat(file: str, jsonl: bool) -> None:
         except BrokenPipeError:  # e.g. `harness cat FILE | head`: the reader left, not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
             return
-        _warn_tail(file, reader)
+        _warn_damage(file, reader.damage)
 
 
-def _warn_tail(path: str, reader: RecordingReader) -> None:
-    if reader.tail is not None:
-        click.echo(f"harness: warning: {path}: {reader.tail.describe()}", err=True)
+def _warn_damage(path: str, damage: DamageLog) -> None:
+    """One warning per file: every damaged stretch skipped, with offsets and counts."""
+    if damage:
+        click.echo(f"harness: warning: {path}: {damage.describe()}", err=True)
 
 
 def _text_line(record: Header | Record) -> str:

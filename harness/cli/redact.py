@@ -39,10 +39,10 @@ def redact_command(file: str, output: str, force: bool, secret_envs: tuple[str, 
         f"{report.secrets} distinct secrets replaced",
         err=True,
     )
-    if report.damage is not None:
+    if report.damage:
         click.echo(
-            f"harness redact: warning: {file} is damaged at byte {report.damage.offset} "
-            f"({report.damage.reason}); kept the {report.damage.records_read} readable records",
+            f"harness redact: warning: {file}: {report.damage.describe()}; "
+            "wrote every readable record",
             err=True,
         )
 

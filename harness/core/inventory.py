@@ -1,7 +1,7 @@
 """What a recording holds, counted in one streaming pass: the data behind ``harness info``.
 
 Library users get the same figures as the CLI: :func:`take_inventory` reads a file once
-(constant memory, a damaged tail read up to the damage) and returns an :class:`Inventory`.
+(constant memory; damaged records skipped, the rest read) and returns an :class:`Inventory`.
 Event frames are counted twice: as recorded (once per recorded connection that received them)
 and as replay serves them (distinct, decided by :meth:`~harness.core.schedule.Feed.from_records`,
 so ``info`` and ``replay`` cannot disagree).
@@ -16,8 +16,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
+from harness.core.damage import DamageLog, TailDamage
 from harness.core.protocol import FrameInfo, classify_frame
-from harness.core.recording import TailDamage, open_reader
+from harness.core.recording import open_reader
 from harness.core.records import (
     KIND_NAMES,
     Direction,
@@ -67,6 +68,8 @@ class Inventory:
     summary: Summary | None = None
     skipped: dict[int, int] = dataclasses.field(default_factory=dict)
     tail: TailDamage | None = None
+    damage: DamageLog = dataclasses.field(default_factory=DamageLog)
+    """Every damaged stretch the reader skipped (``tail`` is the one running to the end)."""
 
     @property
     def duration_ns(self) -> int:
@@ -128,6 +131,7 @@ def take_inventory(path: str | os.PathLike[str]) -> Inventory:
         inventory.distinct_events = Counter(event_key(frame.info) for frame in feed.frames)
         inventory.skipped = dict(reader.skipped)
         inventory.tail = reader.tail
+        inventory.damage = reader.damage
     return inventory
 
 

@@ -4,18 +4,19 @@
 :func:`load_recording` reads the file, builds the :class:`~harness.core.schedule.Feed` (each
 recorded frame once, routed as section 12 says) and learns the
 :class:`~harness.core.profile.BehaviourProfile` from what the service said in it (message texts,
-close codes).  A damaged tail is not an error: what precedes it is replayed, and
-:attr:`LoadedRecording.tail` says what was lost so the caller can warn.
+close codes).  Damage is not an error: damaged records are skipped, every readable one is
+replayed, and :attr:`LoadedRecording.damage` says what was lost so the caller can warn.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.damage import DamageLog, TailDamage
 from harness.core.profile import BehaviourProfile, learn_from_recording
-from harness.core.recording import TailDamage, read_recording
+from harness.core.recording import open_reader
 from harness.core.records import Header
 from harness.core.schedule import Feed
 
@@ -29,20 +30,18 @@ class LoadedRecording:
     feed: Feed
     profile: BehaviourProfile
     tail: TailDamage | None
+    damage: DamageLog = field(default_factory=DamageLog)
 
     def tail_warning(self) -> str | None:
-        """One line naming the damage and what is replayed anyway; None for a whole file."""
-        if self.tail is None:
+        """One line naming every damaged stretch; replay serves every readable record."""
+        if not self.damage:
             return None
-        return (
-            f"{self.path}: {self.tail.reason} at byte {self.tail.offset};"
-            f" replaying the {self.tail.records_read} records before it"
-        )
+        return f"{self.path}: {self.damage.describe()}; replaying the readable records"
 
 
 def load_recording(path: str | os.PathLike[str]) -> LoadedRecording:
     """Read ``path`` and prepare it for replay (see the module docstring)."""
-    header, records, tail = read_recording(path)
-    return LoadedRecording(
-        Path(path), header, Feed.from_records(records), learn_from_recording(records), tail
-    )
+    with open_reader(path) as reader:
+        records = list(reader)
+    feed, profile = Feed.from_records(records), learn_from_recording(records)
+    return LoadedRecording(Path(path), reader.header, feed, profile, reader.tail, reader.damage)

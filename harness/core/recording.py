@@ -12,9 +12,11 @@ detected.  Policies, and why:
 
 * Crash safety: the writer hands each record to the OS at once (write + flush, no fsync), so a
   killed process leaves a file whose whole records all read back.
-* The reader never raises for damage after the header: iteration stops, everything before it is
-  kept and :attr:`RecordingReader.tail` says where and why.  A damaged magic or header, or an
-  unknown major version, is a :class:`~harness.errors.RecordingFormatError`: nothing to keep.
+* The reader never raises for damage after the header: it resynchronises (skips to the next
+  whole record whose checksum holds, :mod:`harness.core._resync`), so one damaged byte loses one
+  record, and :attr:`RecordingReader.damage` says where, how much and why.  A damaged magic or
+  header, or an unknown major version, is a :class:`~harness.errors.RecordingFormatError`:
+  nothing to keep.
 * Bounded: records over :data:`MAX_RECORD_BYTES` are refused on write and are damage on read;
   msgpack limits are set so no size field can make the reader allocate more than that.  Reading
   and writing use constant memory whatever the file length.
@@ -28,7 +30,6 @@ import contextlib
 import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
 import msgpack
@@ -50,6 +51,8 @@ from ._framing import (
     _unpack_body,
     record_crc,
 )
+from ._resync import find_next_frame
+from .damage import Damage, DamageLog, TailDamage
 from .records import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -67,6 +70,8 @@ __all__ = [
     "MAGIC_TEXT",
     "MAX_RECORD_BYTES",
     "READ_CHUNK_BYTES",
+    "Damage",
+    "DamageLog",
     "RecordingReader",
     "RecordingWriter",
     "TailDamage",
@@ -75,25 +80,6 @@ __all__ = [
     "read_recording",
     "record_crc",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TailDamage:
-    """Why reading stopped before the end: ``offset`` is the first byte of the damaged record.
-
-    ``truncated`` is true when the file simply ends inside a record (a killed writer); false for
-    corruption (checksum mismatch, malformed msgpack, bad fields, a limit exceeded).
-    """
-
-    offset: int
-    records_read: int
-    reason: str
-    truncated: bool
-
-    def describe(self) -> str:
-        what = "truncated" if self.truncated else "corrupt"
-        kept = f"{self.records_read} record{'s' if self.records_read != 1 else ''}"
-        return f"{what} tail at byte {self.offset}: {self.reason}; kept {kept} before it"
 
 
 # --------------------------------------------------------------------------- writing
@@ -141,18 +127,22 @@ class RecordingWriter:
         if record.t_ns > self._last_t_ns:
             self._last_t_ns = record.t_ns
 
-    def finish(self, *, t_ns: int | None = None) -> Summary:
+    def finish(self, *, t_ns: int | None = None, summary: Summary | None = None) -> Summary:
         """Append the Summary (counts by kind name, duration) once; later calls return it again.
 
         ``t_ns`` defaults to the latest record time, which is also the duration (sessions start
-        at 0).
+        at 0).  ``summary`` writes that one as it is instead (``harness import`` reproducing a
+        file; ``harness verify`` tells when its counts are wrong).
         """
         if self._summary is not None:
             return self._summary
         if not self._started:
             raise UsageError("cannot finish a recording that was never started")
-        end = self._last_t_ns if t_ns is None else t_ns
-        summary = Summary(t_ns=end, duration_ns=end, counts=dict(self._counts))
+        if summary is None:
+            end = self._last_t_ns if t_ns is None else t_ns
+            summary = Summary(t_ns=end, duration_ns=end, counts=dict(self._counts))
+        else:
+            _check_readable(summary)
         self._emit(self._frame(Summary.KIND, summary.fields()))
         self._summary = summary
         return summary
@@ -228,12 +218,16 @@ class RecordingReader:
 
     def __init__(self, stream: BinaryIO | IO[bytes], *, path: str | None = None) -> None:
         self.path = path
-        self.tail: TailDamage | None = None
+        self.damage = DamageLog()
+        """Every damaged stretch skipped so far (complete once iteration ends)."""
         self.skipped: dict[int, int] = {}
         """Records of kinds this reader does not know (a newer minor version), by kind."""
         self.records_read = 0
         self._source = _CountingStream(stream)
         self._unpacker = _stream_unpacker(self._source)
+        self._stream = stream
+        self._base = _position(stream)
+        self._origin = 0
         self._iterated = False
         self._read_magic()
         self.header: Header = self._read_header()
@@ -313,42 +307,84 @@ class RecordingReader:
                 f"this reader knows {FORMAT_VERSION[0]}.x"
             )
 
-    def _iterate(self) -> Iterator[Record]:
-        """The hot loop: one optimistic decode per record, the careful path only on surprise."""
-        unpacker, tell = self._unpacker, self._unpacker.tell
-        seeds, decoders, crc32 = _SEEDS, _FAST_DECODERS, zlib.crc32
-        offset = tell()
-        try:
-            for frame in unpacker:
-                try:
-                    kind, crc, body = frame
-                    record = decoders[kind](body) if crc32(body, seeds[kind]) == crc else None
-                except Exception:  # the careful path below names the damage
-                    record = None
-                if record is None:
-                    record = _decode(frame)
-                    if record is None:
-                        self.skipped[frame[0]] = self.skipped.get(frame[0], 0) + 1
-                        offset = tell()
-                        continue
-                offset = tell()
-                self.records_read += 1
-                yield record
-        except _Damage as exc:
-            self._set_tail(offset, str(exc), truncated=False)
-            return
-        except msgpack.BufferFull:
-            self._set_tail(offset, f"record exceeds the {MAX_RECORD_BYTES} byte limit", False)
-            return
-        except (ValueError, msgpack.UnpackException) as exc:
-            self._set_tail(offset, f"malformed msgpack ({exc})", truncated=False)
-            return
-        if self._source.consumed > offset:
-            left = self._source.consumed - offset
-            self._set_tail(offset, f"the file ends inside a record ({left} bytes)", truncated=True)
+    @property
+    def position(self) -> int:
+        """Byte offset just past the last record read (where the next one starts, if whole)."""
+        consumed: int = self._unpacker.tell()
+        return self._origin + consumed
 
-    def _set_tail(self, offset: int, reason: str, truncated: bool) -> None:
-        self.tail = TailDamage(offset, self.records_read, reason, truncated)
+    @property
+    def tail(self) -> TailDamage | None:
+        """Damage that runs to the end of the file (truncated or corrupt), else ``None``."""
+        return self.damage.tail
+
+    def _iterate(self) -> Iterator[Record]:
+        """The hot loop: one optimistic decode per record, the careful path only on surprise.
+
+        After damage it resynchronises (:meth:`_resync`) and goes on in this same loop, so a
+        clean file pays nothing for it.
+        """
+        seeds, decoders, crc32 = _SEEDS, _FAST_DECODERS, zlib.crc32
+        while True:
+            unpacker, tell = self._unpacker, self._unpacker.tell
+            offset = tell()
+            try:
+                for frame in unpacker:
+                    try:
+                        kind, crc, body = frame
+                        record = decoders[kind](body) if crc32(body, seeds[kind]) == crc else None
+                    except Exception:  # the careful path below names the damage
+                        record = None
+                    if record is None:
+                        record = _decode(frame)
+                        if record is None:
+                            self.skipped[frame[0]] = self.skipped.get(frame[0], 0) + 1
+                            offset = tell()
+                            continue
+                    offset = tell()
+                    self.records_read += 1
+                    yield record
+            except _Damage as exc:
+                reason, truncated = str(exc), False
+            except msgpack.BufferFull:
+                reason, truncated = f"record exceeds the {MAX_RECORD_BYTES} byte limit", False
+            except (ValueError, msgpack.UnpackException) as exc:
+                reason, truncated = f"malformed msgpack ({exc})", False
+            else:
+                left = self._source.consumed - offset
+                if left <= 0:
+                    return
+                reason, truncated = f"the file ends inside a record ({left} bytes)", True
+            if not self._resync(self._origin + offset, reason, truncated):
+                return
+
+    def _resync(self, offset: int, reason: str, truncated: bool) -> bool:
+        """Log the damage at ``offset`` and go on at the next whole record; False at the end."""
+        if self._base is None:  # not seekable: reading stops at the damage
+            self.damage.add(Damage(offset, self.records_read, reason, truncated))
+            return False
+        seek = self._stream.seek
+        seek(self._base + offset)
+        resumed, lost = find_next_frame(self._stream.read, offset)
+        if resumed is None:
+            self.damage.add(Damage(offset, self.records_read, reason, truncated, None, lost))
+            return False
+        if truncated:
+            reason = "a damaged length (the record would run past the end of the file)"
+        self.damage.add(Damage(offset, self.records_read, reason, False, resumed, lost))
+        seek(self._base + resumed)
+        self._source.consumed = 0
+        self._unpacker = _stream_unpacker(self._source)
+        self._origin = resumed
+        return True
+
+
+def _position(stream: BinaryIO | IO[bytes]) -> int | None:
+    """The stream's position if it can seek back there (resynchronisation needs it)."""
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 @contextlib.contextmanager
@@ -370,7 +406,10 @@ def open_reader(path: str | os.PathLike[str]) -> Iterator[RecordingReader]:
 def read_recording(
     path: str | os.PathLike[str],
 ) -> tuple[Header, list[Record], TailDamage | None]:
-    """Read a whole recording into memory: header, records, and the tail damage if any."""
+    """Read a whole recording into memory: header, records, and the first damage if any.
+
+    ``reader.damage`` of :func:`open_reader` has every damaged stretch.
+    """
     with open_reader(path) as reader:
         records = list(reader)
-        return reader.header, records, reader.tail
+        return reader.header, records, reader.damage.first

@@ -12,22 +12,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from harness.core.recording import RecordingWriter, TailDamage, open_reader
+from harness.core.damage import DamageLog
+from harness.core.recording import RecordingWriter, open_reader
 from harness.core.records import Summary
 from harness.core.redact import Redactor
-from harness.core.safe_output import check_output, safe_output
+from harness.core.safe_output import check_distinct, check_output, safe_output
 from harness.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
 class RedactReport:
-    """What a redaction did: records written, distinct secrets replaced, input damage."""
+    """What a redaction did: records written, distinct secrets replaced, input damage skipped."""
 
     records: int
     secrets: int
-    damage: TailDamage | None
+    damage: DamageLog
 
 
 def redact_recording(
@@ -38,8 +38,7 @@ def redact_recording(
     force: bool = False,
 ) -> RedactReport:
     """Write ``source`` to ``dest`` with every known and learned secret replaced."""
-    if _same_file(source, dest):
-        raise UsageError("redact writes a new file: -o must differ from the input")
+    check_distinct(source, dest, "redact")
     check_output(dest, force=force)
     redactor = Redactor(secrets)
     with open_reader(source) as reader:
@@ -63,15 +62,5 @@ def redact_recording(
                     writer.finish(t_ns=last_summary.t_ns)
             except OSError as exc:
                 raise UsageError(f"cannot write {os.fspath(dest)}: {exc.strerror}") from None
-        damage = reader.tail
+        damage = reader.damage
     return RedactReport(written, len(redactor.placeholders), damage)
-
-
-def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """True when both names are one file (same path, or links to the same inode)."""
-    if Path(a).resolve() == Path(b).resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False

@@ -24,6 +24,24 @@ from harness.errors import UsageError
 PARTIAL_SUFFIX = ".partial"
 
 
+def check_distinct(
+    source: str | os.PathLike[str], dest: str | os.PathLike[str], command: str
+) -> None:
+    """Refuse an output that is the input itself (same path, or a link to the same file)."""
+    if same_file(source, dest):
+        raise UsageError(f"{command} writes a new file: -o must differ from the input")
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when both names are one file (same path, or links to the same inode)."""
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def partial_path(path: str | os.PathLike[str]) -> Path:
     """Where the data of ``path`` lives until it is complete: ``FILE.partial``."""
     target = Path(path)

@@ -26,3 +26,18 @@ def test_a_cut_file_loads_what_precedes_the_damage(tmp_path: Path) -> None:
     assert warning is not None
     assert warning.startswith(f"{cut}: ")
     assert "replaying the" in warning
+
+
+def test_mid_file_damage_loses_one_record_and_is_not_called_a_tail(tmp_path: Path) -> None:
+    data = bytearray(default_recording_path().read_bytes())
+    data[len(data) // 4] ^= 0x40
+    damaged = tmp_path / "damaged.msgpack"
+    damaged.write_bytes(bytes(data))
+    loaded = load_recording(damaged)
+    assert len(loaded.feed.frames) >= 4039 - 1
+    assert loaded.tail is None
+    warning = loaded.tail_warning()
+    assert warning is not None
+    assert "tail" not in warning
+    assert "1 record lost" in warning
+    assert "replaying the readable records" in warning

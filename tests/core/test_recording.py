@@ -287,16 +287,20 @@ def test_extra_trailing_fields_are_ignored() -> None:
         (b"\x81\x01\x02", "malformed msgpack"),
     ],
 )
-def test_damage_after_the_header_keeps_the_prefix(tail: bytes, reason: str) -> None:
+def test_damage_after_the_header_is_skipped_and_reading_resumes(tail: bytes, reason: str) -> None:
     message = WsMessage(2, 1, Direction.SERVER_TO_CLIENT, b"m")
     data = write(HEADER, [message], finish=False)
     reader = read(data + tail + frame(3, message.fields()))
-    assert list(reader) == [message]
-    assert reader.tail is not None
-    assert reader.tail.offset == len(data)
-    assert reader.tail.records_read == 1
-    assert not reader.tail.truncated
-    assert reason in reader.tail.reason
+    assert list(reader) == [message, message]
+    assert reader.tail is None
+    [damage] = reader.damage.regions
+    assert damage.offset == len(data)
+    assert damage.resumed_at == len(data) + len(tail)
+    assert damage.records_read == 1
+    assert damage.records_lost == 1
+    assert not damage.truncated
+    assert reason in damage.reason
+    assert "tail" not in damage.describe()
 
 
 def test_a_size_field_cannot_allocate_unbounded_memory() -> None:
