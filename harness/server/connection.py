@@ -97,6 +97,8 @@ class WsConnection:
         self.events_sent = 0
         self._wake = trio.Event()
         self._progress = trio.Event()
+        self.subscription_changes = 0
+        """Counts changes of this connection's subscriptions (a waiting producer re-plans)."""
         self._routes: dict[int, bool] = {}
         self._fragments: list[str | bytes] = []
         self._fragment_size = 0
@@ -135,12 +137,16 @@ class WsConnection:
         self.host.journal.add("ws_out", shorten(body), self.id)
         self.enqueue(text_frame(body))
 
-    async def wait_drained(self, limit: int = LOW_WATER) -> None:
-        """Wait until at most ``limit`` bytes are queued (or the connection has ended).
+    async def wait_drained(self, limit: int = LOW_WATER, *, until_changed: bool = False) -> None:
+        """Wait until at most ``limit`` bytes are queued (or the connection has ended; with
+        ``until_changed``, or its subscriptions changed: a producer then re-plans at once).
 
         Always a checkpoint, so a producer looping over it yields even when it returns at once."""
+        changes = self.subscription_changes
         await trio.lowlevel.checkpoint()
         while self.queued_bytes > limit and not self.closed:
+            if until_changed and self.subscription_changes != changes:
+                return
             await self._progress.wait()
 
     def _pulse(self) -> None:
@@ -322,6 +328,8 @@ class WsConnection:
         after = self.session.subscriptions
         if after != before:
             self._routes.clear()
+            self.subscription_changes += 1
+            self._pulse()
         if not isinstance(event, Pong) or self.host.answer_pings:
             self.send_reply(event.body)
         if after != before:

@@ -480,10 +480,13 @@ class Timeline:
                 self.player.progress.pulse()
 
     async def _wait_for(self, behind: list[WsConnection]) -> None:
-        """Flow control: wait for each lagging reader, closing one that stalls too long."""
+        """Flow control: wait for each lagging reader, closing one that stalls too long.
+
+        A lagging reader that changes its subscriptions ends the wait: the timeline re-plans
+        (it may have nobody left to send to, and parks)."""
         for conn in behind:
             with trio.move_on_after(self.stall_timeout_s) as waiting:
-                await conn.wait_drained()
+                await conn.wait_drained(until_changed=True)
             if waiting.cancelled_caught:
                 self._close_slow(conn, f"no progress for {self.stall_timeout_s:g}s")
 
