@@ -77,6 +77,12 @@ def pytest_runtest_makereport(
     return report
 
 
+def _failure(exc: HarnessError) -> BaseException:
+    """The one-line test failure for a harness error (raised ``from None``: no chained
+    "During handling" block)."""
+    return pytest.fail.Exception(f"soccer-ws-harness: {exc}", pytrace=False)
+
+
 def _state(request: pytest.FixtureRequest) -> PluginState:
     return request.config.stash[STATE]
 
@@ -90,14 +96,21 @@ def _settings(
     try:
         return resolve(request.config, marker, overrides, recording)
     except HarnessError as exc:
-        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+        raise _failure(exc) from None
 
 
 def _open(request: pytest.FixtureRequest, settings: Settings, name: str) -> SoccerServer:
     try:
         return _state(request).open(request.node, settings, name)
     except HarnessError as exc:
-        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+        raise _failure(exc) from None
+
+
+def _close(server: SoccerServer) -> None:
+    try:
+        server.close()
+    except HarnessError as exc:
+        raise _failure(exc) from None
 
 
 @pytest.fixture
@@ -108,7 +121,7 @@ def soccer_server(request: pytest.FixtureRequest) -> Iterator[SoccerServer]:
     try:
         yield server
     finally:
-        server.close()
+        _close(server)
 
 
 @pytest.fixture
@@ -126,7 +139,7 @@ def soccer_server_factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
         yield factory
     finally:
         for server in made:
-            server.close()
+            _close(server)
 
 
 @pytest.fixture(scope="session")
@@ -139,8 +152,9 @@ def soccer_server_session(request: pytest.FixtureRequest) -> SoccerServer:
         try:
             settings = resolve(request.config, None)
         except HarnessError as exc:
-            pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+            raise _failure(exc) from None
         state.session_server = state.open(None, settings, "soccer_server_session")
+        state.session_settings = settings
     return state.session_server
 
 
@@ -149,8 +163,9 @@ def _soccer_session_report(request: pytest.FixtureRequest) -> None:
     """Tests that use the session server get its journal in their failure report too."""
     if "soccer_server_session" in request.fixturenames:
         server: SoccerServer = request.getfixturevalue("soccer_server_session")
-        loaded = _state(request).load(server.recording)
-        settings = Settings(server.recording)
+        state = _state(request)
+        loaded = state.load(server.recording)
+        settings = state.session_settings or Settings(server.recording)
         track(request.node, tracked_server("soccer_server_session", server, loaded, settings))
 
 
@@ -160,11 +175,18 @@ async def trio_soccer_server(request: pytest.FixtureRequest) -> AsyncIterator[Mo
     (async control API; ``trio.testing.MockClock`` drives replay timing)."""
     settings = _settings(request)
     state = _state(request)
+    if settings.record or settings.process:
+        what = "a record mode" if settings.record else "process mode"
+        pytest.fail(
+            f"soccer-ws-harness: trio_soccer_server runs in the test's own trio run, so {what}"
+            " does not apply to it; use soccer_server",
+            pytrace=False,
+        )
     try:
         loaded = state.load(settings.recording)
         config = server_config(settings.options, loaded.profile)
     except HarnessError as exc:
-        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+        raise _failure(exc) from None
     async with open_mock_server(loaded.feed, config) as server:
         track(request.node, _tracked_mock(server, loaded.feed, settings))
         yield server
