@@ -18,10 +18,8 @@ from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import (
     MARKER,
     MARKER_HELP,
-    PROCESS_UNAVAILABLE,
     Settings,
     add_options,
-    process_mode,
     resolve,
     server_config,
 )
@@ -46,8 +44,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    if process_mode(config):
-        raise pytest.UsageError(PROCESS_UNAVAILABLE)
     config.stash[STATE] = PluginState()
 
 

@@ -97,7 +97,8 @@ def add_options(parser: pytest.Parser) -> None:
         dest="soccer_process",
         action="store_true",
         default=None,
-        help="Run each server in a subprocess (ini soccer_process; not available yet).",
+        help="Run each server in a `harness replay --control` subprocess, driven over HTTP"
+        " (ini soccer_process; marker process=True).",
     )
     group.addoption(
         "--soccer-record-mode",
@@ -135,12 +136,6 @@ def _setting(config: pytest.Config, name: str) -> Any:
 
 def process_mode(config: pytest.Config) -> bool:
     return bool(_setting(config, "soccer_process"))
-
-
-PROCESS_UNAVAILABLE = (
-    "soccer-ws-harness: process mode (process=True / --soccer-process / soccer_process) is not"
-    " available yet; run the server in a thread (the default)"
-)
 
 
 def recordings_dir(config: pytest.Config) -> Path:

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from harness.core.loading import LoadedRecording, load_recording
-from harness.errors import UsageError
 from harness.plugin.fixture import SoccerServer, ThreadSoccerServer
-from harness.plugin.options import DEFAULT_API_TOKEN, PROCESS_UNAVAILABLE, Settings, server_config
+from harness.plugin.options import DEFAULT_API_TOKEN, Settings, server_config
+from harness.plugin.process import ProcessSoccerServer
 from harness.plugin.recording import open_recording
 from harness.plugin.report import Tracked, track
 from harness.plugin.threaded import ServerThread
+from harness.server.config import ServerConfig
 
 
 class PluginState:
@@ -46,20 +47,25 @@ class PluginState:
         mock); track a mock on ``item`` for the report and strict mode."""
         if settings.record:
             return open_recording(self.thread, settings)
-        if settings.process:
-            raise UsageError(PROCESS_UNAVAILABLE.removeprefix("soccer-ws-harness: "))
         loaded = self.load(settings.recording)
-        config = server_config(settings.options, loaded.profile)
+        config = server_config(settings.options, loaded.profile)  # the same checks, both modes
+        server = (
+            ProcessSoccerServer(loaded.path, settings.options)
+            if settings.process
+            else self._thread_server(loaded, config)
+        )
+        if item is not None:
+            track(item, tracked_server(name, server, loaded, settings))
+        return server
+
+    def _thread_server(self, loaded: LoadedRecording, config: ServerConfig) -> SoccerServer:
         running = self.thread.start_server(loaded.feed, config)
-        server = ThreadSoccerServer(
+        return ThreadSoccerServer(
             self.thread,
             running,
             api_token=config.api_token or DEFAULT_API_TOKEN,
             recording=loaded.path,
         )
-        if item is not None:
-            track(item, tracked_server(name, server, loaded, settings))
-        return server
 
     def close(self) -> None:
         if self.session_server is not None:
