@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import record
 from harness.core.loading import load_recording
 from harness.errors import UsageError
+from harness.plugin import recording
 from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import Settings
 from harness.plugin.recording import upstream_credentials
@@ -164,3 +166,6 @@ def test_upstream_credentials_prefer_the_direct_token() -> None:
     assert upstream_credentials({"RAPIDAPI_KEY": "k" * 8}) == ("k" * 8, True)
     with pytest.raises(UsageError, match="no API token"):
         upstream_credentials({})
+    with pytest.raises(UsageError, match="RAPIDAPI_KEY is too short"):
+        upstream_credentials({"RAPIDAPI_KEY": "k"})
+    assert (recording.TOKEN_ENV, recording.RAPIDAPI_ENV) == (record.TOKEN_ENV, record.RAPIDAPI_ENV)
