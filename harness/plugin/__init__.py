@@ -1,8 +1,10 @@
 """The pytest plugin (entry point ``pytest11``: ``soccer_ws_harness``): fixtures, options, marker.
 
 Thin on purpose: settings live in :mod:`~harness.plugin.options`, the server thread in
-:mod:`~harness.plugin.threaded`, the fixture object in :mod:`~harness.plugin.fixture`, strict
-mode and the failure report in :mod:`~harness.plugin.strict` and :mod:`~harness.plugin.report`.
+:mod:`~harness.plugin.threaded`, the fixture object in :mod:`~harness.plugin.fixture`, process
+mode in :mod:`~harness.plugin.process`, the record modes in :mod:`~harness.plugin.recording`,
+strict mode and the failure report in :mod:`~harness.plugin.strict` and
+:mod:`~harness.plugin.report`.
 """
 
 from __future__ import annotations
