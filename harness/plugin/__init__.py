@@ -1,8 +1,10 @@
 """The pytest plugin (entry point ``pytest11``: ``soccer_ws_harness``): fixtures, options, marker.
 
 Thin on purpose: settings live in :mod:`~harness.plugin.options`, the server thread in
-:mod:`~harness.plugin.threaded`, the fixture object in :mod:`~harness.plugin.fixture`, strict
-mode and the failure report in :mod:`~harness.plugin.strict` and :mod:`~harness.plugin.report`.
+:mod:`~harness.plugin.threaded`, the fixture object in :mod:`~harness.plugin.fixture`, process
+mode in :mod:`~harness.plugin.process`, the record modes in :mod:`~harness.plugin.recording`,
+strict mode and the failure report in :mod:`~harness.plugin.strict` and
+:mod:`~harness.plugin.report`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import (
     MARKER,
     MARKER_HELP,
-    PROCESS_UNAVAILABLE,
     Settings,
     add_options,
-    process_mode,
     resolve,
     server_config,
 )
@@ -46,8 +46,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    if process_mode(config):
-        raise pytest.UsageError(PROCESS_UNAVAILABLE)
     config.stash[STATE] = PluginState()
 
 
@@ -77,6 +75,12 @@ def pytest_runtest_makereport(
     return report
 
 
+def _failure(exc: HarnessError) -> BaseException:
+    """The one-line test failure for a harness error (raised ``from None``: no chained
+    "During handling" block)."""
+    return pytest.fail.Exception(f"soccer-ws-harness: {exc}", pytrace=False)
+
+
 def _state(request: pytest.FixtureRequest) -> PluginState:
     return request.config.stash[STATE]
 
@@ -90,14 +94,21 @@ def _settings(
     try:
         return resolve(request.config, marker, overrides, recording)
     except HarnessError as exc:
-        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+        raise _failure(exc) from None
 
 
 def _open(request: pytest.FixtureRequest, settings: Settings, name: str) -> SoccerServer:
     try:
         return _state(request).open(request.node, settings, name)
     except HarnessError as exc:
-        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+        raise _failure(exc) from None
+
+
+def _close(server: SoccerServer) -> None:
+    try:
+        server.close()
+    except HarnessError as exc:
+        raise _failure(exc) from None
 
 
 @pytest.fixture
@@ -108,7 +119,7 @@ def soccer_server(request: pytest.FixtureRequest) -> Iterator[SoccerServer]:
     try:
         yield server
     finally:
-        server.close()
+        _close(server)
 
 
 @pytest.fixture
@@ -126,7 +137,7 @@ def soccer_server_factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
         yield factory
     finally:
         for server in made:
-            server.close()
+            _close(server)
 
 
 @pytest.fixture(scope="session")
@@ -139,8 +150,9 @@ def soccer_server_session(request: pytest.FixtureRequest) -> SoccerServer:
         try:
             settings = resolve(request.config, None)
         except HarnessError as exc:
-            pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+            raise _failure(exc) from None
         state.session_server = state.open(None, settings, "soccer_server_session")
+        state.session_settings = settings
     return state.session_server
 
 
@@ -149,8 +161,9 @@ def _soccer_session_report(request: pytest.FixtureRequest) -> None:
     """Tests that use the session server get its journal in their failure report too."""
     if "soccer_server_session" in request.fixturenames:
         server: SoccerServer = request.getfixturevalue("soccer_server_session")
-        loaded = _state(request).load(server.recording)
-        settings = Settings(server.recording)
+        state = _state(request)
+        loaded = state.load(server.recording)
+        settings = state.session_settings or Settings(server.recording)
         track(request.node, tracked_server("soccer_server_session", server, loaded, settings))
 
 
@@ -160,11 +173,18 @@ async def trio_soccer_server(request: pytest.FixtureRequest) -> AsyncIterator[Mo
     (async control API; ``trio.testing.MockClock`` drives replay timing)."""
     settings = _settings(request)
     state = _state(request)
+    if settings.record or settings.process:
+        what = "a record mode" if settings.record else "process mode"
+        pytest.fail(
+            f"soccer-ws-harness: trio_soccer_server runs in the test's own trio run, so {what}"
+            " does not apply to it; use soccer_server",
+            pytrace=False,
+        )
     try:
         loaded = state.load(settings.recording)
         config = server_config(settings.options, loaded.profile)
     except HarnessError as exc:
-        pytest.fail(f"soccer-ws-harness: {exc}", pytrace=False)
+        raise _failure(exc) from None
     async with open_mock_server(loaded.feed, config) as server:
         track(request.node, _tracked_mock(server, loaded.feed, settings))
         yield server

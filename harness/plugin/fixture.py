@@ -1,9 +1,13 @@
-"""``SoccerServer``: what the thread-mode fixtures hand a test, with a synchronous control API.
+"""``SoccerServer``: what the soccer fixtures hand a test, with a synchronous control API.
 
-Every method runs in the server's loop (:class:`~harness.plugin.threaded.ServerThread`) and
-delegates to :class:`~harness.server.mock.MockServer`, so sync, asyncio and trio-free code can
-call it.  From an asyncio test, wrap the waiting ones (``wait_for_subscription``,
-``wait_delivered``) in ``asyncio.to_thread`` so the loop of the client keeps running.
+One public API, three ways to carry it out: :class:`ThreadSoccerServer` calls the
+:class:`~harness.server.mock.MockServer` in the plugin's server thread
+(:class:`~harness.plugin.threaded.ServerThread`); the process-mode server
+(:mod:`harness.plugin.process`) sends the same calls to a ``harness replay --control`` over
+HTTP; a recording session (:mod:`harness.plugin.recording`) is the live service behind the
+recording proxy and has no control API.  From an asyncio test, wrap the waiting calls
+(``wait_for_subscription``, ``wait_delivered``) in ``asyncio.to_thread`` so the loop of the
+client keeps running.
 """
 
 from __future__ import annotations
@@ -22,35 +26,39 @@ T = TypeVar("T")
 
 
 class SoccerServer:
-    """A running mock on a loopback port: URLs, a token, and the control API (sync)."""
+    """A server for a test on a loopback port: URLs, a token, and the control API (sync).
+
+    Subclasses implement :meth:`_call` (one control call by its ``MockServer`` name),
+    :meth:`_journal`, :meth:`_stats` and :meth:`_stop`."""
+
+    mode = "thread"
+    """``thread``, ``process`` or ``record`` (the live service through the recording proxy)."""
 
     def __init__(
-        self, thread: ServerThread, running: RunningServer, *, api_token: str, recording: Path
+        self, *, api_base: str, ws_url: str, port: int, api_token: str, recording: Path
     ) -> None:
-        assert running.server is not None
-        self._thread = thread
-        self._running = running
-        self.mock: MockServer = running.server
-        """The server itself: read-only use from the test thread, or through the methods."""
-        self.api_base: str = self.mock.base_url
+        self.api_base = api_base
         """Base URL without ``/v1`` (``{api_base}/v1/ws/new/?t={api_token}``)."""
-        self.ws_url: str = self.mock.ws_url
-        self.port: int = self.mock.port
+        self.ws_url = ws_url
+        self.port = port
         self.api_token = api_token
         self.recording = recording
         self.closed = False
 
     def __repr__(self) -> str:
-        return f"<SoccerServer {self.api_base} recording={self.recording.name}>"
+        return f"<{type(self).__name__} {self.api_base} recording={self.recording.name}>"
 
-    def _call(self, name: str, *args: Any, target: object = None, **kwargs: Any) -> Any:
-        owner = self.mock if target is None else target
-        if getattr(owner, name, None) is None:
-            raise NotImplementedError(
-                f"SoccerServer.{name}() needs {type(owner).__name__}.{name}, which this"
-                " soccer-ws-harness version does not have yet"
-            )
-        return self._thread.invoke(owner, name, *args, **kwargs)
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def _journal(self) -> list[JournalEntry]:
+        raise NotImplementedError
+
+    def _stats(self) -> ServerStats:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
+        raise NotImplementedError
 
     # --- tokens and injected situations ---------------------------------------------------------
 
@@ -96,7 +104,7 @@ class SoccerServer:
         self._call("reset")
 
     def wait_for_subscription(self, topic: Any, timeout: float = 5) -> Any:
-        return self._call("wait_for_subscription", topic, timeout=timeout, target=self.mock.journal)
+        return self._call("wait_for_subscription", topic, timeout=timeout)
 
     def wait_delivered(self, timeout: float = 5) -> Any:
         return self._call("wait_delivered", timeout=timeout)
@@ -106,17 +114,56 @@ class SoccerServer:
     @property
     def journal(self) -> list[JournalEntry]:
         """A snapshot of the journal, oldest first."""
-        return self._read(lambda: list(self.mock.journal))
+        return self._journal()
 
     @property
     def stats(self) -> ServerStats:
-        return self._read(lambda: self.mock.stats)
-
-    def _read(self, fn: Callable[[], T]) -> T:
-        return fn() if self.closed or not self._thread.alive else self._thread.run_sync(fn)
+        return self._stats()
 
     def close(self) -> None:
         """Stop the server (the fixtures do it at teardown); raises what it died of."""
         if not self.closed:
             self.closed = True
-            self._thread.stop_server(self._running)
+            self._stop()
+
+
+class ThreadSoccerServer(SoccerServer):
+    """Thread mode: the mock runs in the plugin's server thread, in this process."""
+
+    def __init__(
+        self, thread: ServerThread, running: RunningServer, *, api_token: str, recording: Path
+    ) -> None:
+        assert running.server is not None
+        mock = running.server
+        super().__init__(
+            api_base=mock.base_url,
+            ws_url=mock.ws_url,
+            port=mock.port,
+            api_token=api_token,
+            recording=recording,
+        )
+        self._thread = thread
+        self._running = running
+        self.mock: MockServer = mock
+        """The server itself: read-only use from the test thread, or through the methods."""
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        owner: object = self.mock.journal if name == "wait_for_subscription" else self.mock
+        if getattr(owner, name, None) is None:
+            raise NotImplementedError(
+                f"SoccerServer.{name}() needs {type(owner).__name__}.{name}, which this"
+                " soccer-ws-harness version does not have yet"
+            )
+        return self._thread.invoke(owner, name, *args, **kwargs)
+
+    def _journal(self) -> list[JournalEntry]:
+        return self._read(lambda: list(self.mock.journal))
+
+    def _stats(self) -> ServerStats:
+        return self._read(lambda: self.mock.stats)
+
+    def _read(self, fn: Callable[[], T]) -> T:
+        return fn() if self.closed or not self._thread.alive else self._thread.run_sync(fn)
+
+    def _stop(self) -> None:
+        self._thread.stop_server(self._running)

@@ -8,6 +8,7 @@ factory; the recording's own behaviour profile supplies everything they leave un
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +50,15 @@ SERVER_OPTIONS = frozenset(
         "broadcast",
     }
 )
-PLUGIN_OPTIONS = frozenset({"strict", "process"})
+PLUGIN_OPTIONS = frozenset({"strict", "process", "record_mode"})
+RECORD_MODES = ("none", "once", "all")
+"""``none``: replay only, a missing recording fails the test; ``once``: record a missing one
+through the proxy; ``all``: record every time (replacing the file)."""
+DEFAULT_RECORD_MODE = "none"
 
 MARKER_HELP = (
-    f"{MARKER}(name_or_path=None, *, speed='max', strict=False, process=False, **server_options):"
+    f"{MARKER}(name_or_path=None, *, speed='max', strict=False, process=False, record_mode=None,"
+    " **server_options):"
     " the recording the soccer fixtures serve (by name in --soccer-recordings-dir, with or"
     " without .msgpack, or a path) and how; server options: "
     + ", ".join(sorted(SERVER_OPTIONS - {"speed"}))
@@ -91,12 +97,32 @@ def add_options(parser: pytest.Parser) -> None:
         dest="soccer_process",
         action="store_true",
         default=None,
-        help="Run each server in a subprocess (ini soccer_process; not available yet).",
+        help="Run each server in a `harness replay --control` subprocess, driven over HTTP"
+        " (ini soccer_process; marker process=True).",
+    )
+    group.addoption(
+        "--soccer-record-mode",
+        dest="soccer_record_mode",
+        choices=RECORD_MODES,
+        default=None,
+        help="none: a missing recording fails the test; once: record a missing one from the"
+        " live service through the recording proxy; all: record every time (ini"
+        " soccer_record_mode; default none).",
+    )
+    group.addoption(
+        "--soccer-upstream",
+        dest="soccer_upstream",
+        metavar="URL",
+        default=None,
+        help="What the record modes record from: a base URL (ini soccer_upstream; default the"
+        " live service, or RapidAPI's with only $RAPIDAPI_KEY set).",
     )
     parser.addini("soccer_speed", "soccer fixtures: replay speed (factor or max)", default="")
     parser.addini("soccer_recordings_dir", "soccer fixtures: recordings folder", default="")
     parser.addini("soccer_strict", "soccer fixtures: strict mode", type="bool", default=False)
     parser.addini("soccer_process", "soccer fixtures: process mode", type="bool", default=False)
+    parser.addini("soccer_record_mode", "soccer fixtures: none, once or all", default="")
+    parser.addini("soccer_upstream", "soccer fixtures: base URL to record from", default="")
 
 
 def _setting(config: pytest.Config, name: str) -> Any:
@@ -110,12 +136,6 @@ def _setting(config: pytest.Config, name: str) -> Any:
 
 def process_mode(config: pytest.Config) -> bool:
     return bool(_setting(config, "soccer_process"))
-
-
-PROCESS_UNAVAILABLE = (
-    "soccer-ws-harness: process mode (process=True / --soccer-process / soccer_process) is not"
-    " available yet; run the server in a thread (the default)"
-)
 
 
 def recordings_dir(config: pytest.Config) -> Path:
@@ -132,27 +152,55 @@ def recordings_dir(config: pytest.Config) -> Path:
 
 
 def find_recording(name: str | os.PathLike[str] | None, folder: Path) -> Path:
-    """The file a marker names: None is the bundled default; an absolute path is itself; a
-    name or relative path is looked up in ``folder``, with or without ``.msgpack``."""
+    """The file a marker names (see :func:`locate_recording`); UsageError when it is missing."""
+    path, found = locate_recording(name, folder)
+    if not found:
+        raise UsageError(missing_message(path, name))
+    return path
+
+
+def locate_recording(name: str | os.PathLike[str] | None, folder: Path) -> tuple[Path, bool]:
+    """Where the recording a marker names is, and whether it exists: None is the bundled
+    default; an absolute path is itself; a name or relative path is looked up in ``folder``,
+    with or without ``.msgpack`` (a missing one would be written with the suffix)."""
     if name is None:
-        return default_recording_path()
+        return default_recording_path(), True
     given = Path(name)
     candidates = [given] if given.is_absolute() else [folder / given]
     if candidates[0].suffix != SUFFIX:
         candidates.append(candidates[0].with_name(candidates[0].name + SUFFIX))
     for candidate in candidates:
         if candidate.is_file():
-            return candidate
-    raise UsageError(f"recording {candidates[-1]} not found (the {MARKER} marker names {name!r})")
+            return candidate, True
+    return candidates[-1], False
+
+
+def missing_message(path: Path, name: object) -> str:
+    """A missing recording: which file, and the two ways to record it."""
+    target = shlex.quote(str(path))
+    return (
+        f"recording {path} not found (the {MARKER} marker names {name!r}); record it with"
+        f" `SOCCERFOOTBALL_API_TOKEN=... harness record --proxy --port 0 -o {target}` and your"
+        " client pointed at the printed URL, or run this test with --soccer-record-mode=once"
+        " and $SOCCERFOOTBALL_API_TOKEN (or $RAPIDAPI_KEY) set"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What one server of a test is: its recording, server options and plugin switches."""
+    """What one server of a test is: its recording, server options and plugin switches.
+
+    ``record``: the test records ``recording`` through the proxy instead of replaying it
+    (``record_mode`` once with the file missing, or all), from ``upstream`` (None: the live
+    service)."""
 
     recording: Path
     options: Mapping[str, Any] = field(default_factory=dict)
     strict: bool = False
+    process: bool = False
+    record: bool = False
+    record_mode: str = DEFAULT_RECORD_MODE
+    upstream: str | None = None
 
 
 def resolve(
@@ -174,18 +222,41 @@ def resolve(
             f"unknown soccer server option(s) {', '.join(unknown)};"
             f" known: {', '.join(sorted(SERVER_OPTIONS | PLUGIN_OPTIONS))}"
         )
-    if merged.get("process", process_mode(config)):
-        raise UsageError(PROCESS_UNAVAILABLE.removeprefix("soccer-ws-harness: "))
+    process = merged.get("process")
+    if process is None:
+        process = process_mode(config)
     name = (
         recording if recording is not None else (marker.args[0] if marker and marker.args else None)
     )
-    path = find_recording(name, recordings_dir(config))
+    path, found = locate_recording(name, recordings_dir(config))
+    mode = record_mode(config, merged.get("record_mode"))
+    record = name is not None and (mode == "all" or (mode == "once" and not found))
+    if not found and not record:
+        raise UsageError(missing_message(path, name))
     options = {key: merged[key] for key in SERVER_OPTIONS if key in merged}
     options.setdefault("speed", _setting(config, "soccer_speed") or DEFAULT_SPEED)
     strict = merged.get("strict")
     if strict is None:
         strict = bool(_setting(config, "soccer_strict"))
-    return Settings(path, options, bool(strict))
+    upstream = _setting(config, "soccer_upstream")
+    return Settings(
+        path,
+        options,
+        bool(strict),
+        bool(process),
+        record,
+        mode,
+        str(upstream) if upstream else None,
+    )
+
+
+def record_mode(config: pytest.Config, marked: Any = None) -> str:
+    """The marker's ``record_mode``, else ``--soccer-record-mode``, else the ini's, else none."""
+    mode = marked if marked is not None else _setting(config, "soccer_record_mode")
+    mode = DEFAULT_RECORD_MODE if mode is None else str(mode).strip().lower()
+    if mode not in RECORD_MODES:
+        raise UsageError(f"invalid record mode {mode!r}: use one of {', '.join(RECORD_MODES)}")
+    return mode
 
 
 def server_config(options: Mapping[str, Any], profile: BehaviourProfile) -> ServerConfig:

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from harness.core.loading import LoadedRecording, load_recording
-from harness.plugin.fixture import SoccerServer
+from harness.plugin.fixture import SoccerServer, ThreadSoccerServer
 from harness.plugin.options import DEFAULT_API_TOKEN, Settings, server_config
+from harness.plugin.process import ProcessSoccerServer
+from harness.plugin.recording import open_recording
 from harness.plugin.report import Tracked, track
 from harness.plugin.threaded import ServerThread
+from harness.server.config import ServerConfig
 
 
 class PluginState:
@@ -21,6 +24,7 @@ class PluginState:
         self._recordings: dict[Path, LoadedRecording] = {}
         self._thread: ServerThread | None = None
         self.session_server: SoccerServer | None = None
+        self.session_settings: Settings | None = None
 
     def load(self, path: Path) -> LoadedRecording:
         key = path.resolve()
@@ -39,19 +43,29 @@ class PluginState:
         return self._thread
 
     def open(self, item: pytest.Item | None, settings: Settings, name: str) -> SoccerServer:
-        """Start a thread-mode server for ``settings``; track it on ``item`` for the report."""
+        """Start the server ``settings`` ask for (a recording session in a record mode, else a
+        mock); track a mock on ``item`` for the report and strict mode."""
+        if settings.record:
+            return open_recording(self.thread, settings)
         loaded = self.load(settings.recording)
-        config = server_config(settings.options, loaded.profile)
+        config = server_config(settings.options, loaded.profile)  # the same checks, both modes
+        server = (
+            ProcessSoccerServer(loaded.path, settings.options)
+            if settings.process
+            else self._thread_server(loaded, config)
+        )
+        if item is not None:
+            track(item, tracked_server(name, server, loaded, settings))
+        return server
+
+    def _thread_server(self, loaded: LoadedRecording, config: ServerConfig) -> SoccerServer:
         running = self.thread.start_server(loaded.feed, config)
-        server = SoccerServer(
+        return ThreadSoccerServer(
             self.thread,
             running,
             api_token=config.api_token or DEFAULT_API_TOKEN,
             recording=loaded.path,
         )
-        if item is not None:
-            track(item, tracked_server(name, server, loaded, settings))
-        return server
 
     def close(self) -> None:
         if self.session_server is not None:
@@ -63,7 +77,7 @@ class PluginState:
 def tracked_server(
     name: str, server: SoccerServer, loaded: LoadedRecording, settings: Settings
 ) -> Tracked:
-    config = server.mock.config
+    config = server_config(settings.options, loaded.profile)
     return Tracked(
         name=f"{name} ({server.api_base}, {loaded.path.name})",
         journal=lambda: server.journal,

@@ -91,6 +91,14 @@ class ServerThread:
         running: RunningServer = await self._nursery.start(_serve_one, feed, config)
         return running
 
+    def start_task(self, afn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """``nursery.start(afn, *args)`` in the loop: what ``afn`` hands ``task_status``."""
+        return self.run(self._start_task, afn, args)
+
+    async def _start_task(self, afn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Any:
+        assert self._nursery is not None
+        return await self._nursery.start(afn, *args)
+
     def stop_server(self, running: RunningServer) -> None:
         """Stop a mock (its clients get the 1001 close) and raise what it died of, if anything."""
         if self.alive:

@@ -23,4 +23,7 @@ def test_plugin_start_benchmark_reports_per_test_figures(
     assert row.fixture_median > 0
     assert row.bare_median > 0
     assert row.direct_median > 0
+    assert row.trio_median > 0
+    assert row.thread_fps > 0
+    assert row.process_fps > 0
     assert "fixture cost over a bare test" in capsys.readouterr().out

@@ -89,7 +89,7 @@ def test_precedence_marker_over_command_line_over_ini(downstream: pytest.Pyteste
 
 
 def test_bad_settings_fail_with_one_line(downstream: pytest.Pytester) -> None:
-    # Given a missing recording, an unknown option and process mode
+    # Given a missing recording, an unknown option and a bad speed
     downstream.makepyfile(
         test_bad="""
         import pytest
@@ -102,10 +102,6 @@ def test_bad_settings_fail_with_one_line(downstream: pytest.Pytester) -> None:
         def test_unknown(soccer_server):
             pass
 
-        @pytest.mark.soccer_recording(process=True)
-        def test_process(soccer_server):
-            pass
-
         @pytest.mark.soccer_recording(speed="fast")
         def test_speed(soccer_server):
             pass
@@ -114,21 +110,16 @@ def test_bad_settings_fail_with_one_line(downstream: pytest.Pytester) -> None:
     # When pytest runs them
     result = downstream.runpytest_subprocess()
     # Then each errors with a message naming the problem, no traceback
-    result.assert_outcomes(errors=4)
+    result.assert_outcomes(errors=3)
     result.stdout.fnmatch_lines(
         [
             "*soccer-ws-harness: recording *tests/recordings/nowhere.msgpack not found*",
             "*unknown soccer server option(s) sped*",
-            "*process mode*not available yet*",
             "*invalid speed 'fast'*",
         ],
         consecutive=False,
     )
     result.stdout.no_fnmatch_line("*Traceback*")
-    # And --soccer-process is refused at once
-    refused = downstream.runpytest_subprocess("--soccer-process")
-    refused.stderr.fnmatch_lines(["*process mode*not available yet*"])
-    assert refused.ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_factory_and_session_fixtures(downstream: pytest.Pytester) -> None:
