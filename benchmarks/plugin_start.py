@@ -38,9 +38,9 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import connect
 
-from benchmarks._clients import SUBSCRIBE_ALL, mock_command, serve, write_main_recording
+from benchmarks._clients import SUBSCRIBE_ALL, write_main_recording
 from harness.plugin.options import Settings
-from harness.plugin.process import ProcessSoccerServer, replay_has_control
+from harness.plugin.process import ProcessSoccerServer
 from harness.plugin.state import PluginState
 from harness.recordings import default_recording_path
 
@@ -153,16 +153,12 @@ async def _drain(api_base: str, frames: int) -> float:
 
 @contextlib.contextmanager
 def _process_server(recording: Path, scratch: Path) -> Iterator[tuple[str, str]]:
-    """(api_base, what) of a server in its own process: process mode, else harness replay."""
-    if replay_has_control():
-        server = ProcessSoccerServer(recording, {"speed": "max"})
-        try:
-            yield server.api_base, "process mode"
-        finally:
-            server.close()
-        return
-    with serve(mock_command(recording, "max"), scratch, "plugin-process") as running:
-        yield running.base_url, "harness replay subprocess (no --control in this tree)"
+    """(api_base, what) of a server in process mode."""
+    server = ProcessSoccerServer(recording, {"speed": "max"})
+    try:
+        yield server.api_base, "process mode"
+    finally:
+        server.close()
 
 
 def _throughput(frames: int) -> tuple[float, float, str]:
@@ -199,7 +195,6 @@ def _direct(tests: int) -> float:
 
 
 def measure(tests: int, process_tests: int, frames: int) -> StartRow:
-    process_tests = process_tests if replay_has_control() else 0
     times = _pytest_times(tests, process_tests)
     bare, fixture = times["bare"], times["fixture"]
     thread_fps, process_fps, source = _throughput(frames)

@@ -10,7 +10,6 @@ port).
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sys
@@ -30,9 +29,10 @@ from harness.core.durations import parse_duration
 from harness.core.protocol import Topic
 from harness.core.record_plan import parse_subscriptions
 from harness.core.records import Header
-from harness.core.redact import MIN_SECRET_LENGTH, Redactor
+from harness.core.redact import Redactor
 from harness.core.safe_output import check_output
 from harness.errors import HarnessError, RecorderError, UsageError
+from harness.recorder.credentials import RAPIDAPI_ENV, api_token_from_env
 from harness.recorder.output import RecordingOutput, redacting_output
 from harness.recorder.proxy import DEFAULT_PROXY_PORT, ProxyOptions, ProxyRecorder
 from harness.recorder.rest import (
@@ -45,26 +45,12 @@ from harness.recorder.session import LiveRecorder, RecorderOptions, RecordResult
 from harness.recorder.status import StatusMode, choose_mode, run_status
 from harness.recorder.tee import LiveStats, Tee
 
-TOKEN_ENV = "SOCCERFOOTBALL_API_TOKEN"
-RAPIDAPI_ENV = "RAPIDAPI_KEY"
-
 
 class _Recorder(Protocol):
     @property
     def stats(self) -> LiveStats: ...
     def request_stop(self, reason: str = ...) -> None: ...
     async def run(self) -> RecordResult: ...
-
-
-def api_token_from_env(*, rapidapi: bool, environ: dict[str, str] | None = None) -> str:
-    """The API token from the environment; one clear :class:`UsageError` when it is missing."""
-    name = RAPIDAPI_ENV if rapidapi else TOKEN_ENV
-    value = (os.environ if environ is None else environ).get(name, "").strip()
-    if not value:
-        raise UsageError(f"no API token: set {name} in the environment (never on the command line)")
-    if len(value) < MIN_SECRET_LENGTH:
-        raise UsageError(f"{name} is too short to be an API token (it could not be redacted)")
-    return value
 
 
 def _positive_duration(

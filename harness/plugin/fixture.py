@@ -149,11 +149,6 @@ class ThreadSoccerServer(SoccerServer):
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         owner: object = self.mock.journal if name == "wait_for_subscription" else self.mock
-        if getattr(owner, name, None) is None:
-            raise NotImplementedError(
-                f"SoccerServer.{name}() needs {type(owner).__name__}.{name}, which this"
-                " soccer-ws-harness version does not have yet"
-            )
         return self._thread.invoke(owner, name, *args, **kwargs)
 
     def _journal(self) -> list[JournalEntry]:

@@ -19,7 +19,6 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import fields
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import httpx
 
 import harness
 import harness.errors
-from harness.errors import HarnessError, UsageError
+from harness.errors import HarnessError, UsageError, WaitTimeout
 from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import DEFAULT_API_TOKEN, SHUTDOWN_GRACE_S
 from harness.server.config import ServerStats
@@ -49,10 +48,6 @@ FLAGS = {
 }
 SWITCHES = {"loop": "--loop", "rebase_time": "--rebase-time", "broadcast": "--broadcast"}
 NOT_IN_PROCESS_MODE = frozenset({"max_connections", "max_subscribe_per_connection"})
-NO_CONTROL = (
-    "process mode needs `harness replay --control` (the HTTP control API), which this"
-    " soccer-ws-harness version does not have; run the server in a thread (the default)"
-)
 
 
 def _harness_env() -> dict[str, str]:
@@ -60,16 +55,6 @@ def _harness_env() -> dict[str, str]:
     root = str(Path(harness.__file__).resolve().parents[1])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path}
-
-
-@cache
-def replay_has_control() -> bool:
-    """Whether ``harness replay`` has ``--control`` (asked once per process)."""
-    command = [sys.executable, "-m", "harness", "replay", "--help"]
-    done = subprocess.run(
-        command, env=_harness_env(), capture_output=True, text=True, timeout=60, check=False
-    )
-    return "--control" in done.stdout
 
 
 def replay_command(recording: Path, options: Mapping[str, Any], ready: Path) -> list[str]:
@@ -88,12 +73,9 @@ def replay_command(recording: Path, options: Mapping[str, Any], ready: Path) -> 
     return command
 
 
-def _wait_timeout(what: str, timeout: float) -> Exception:
-    """The server's own :class:`WaitTimeout` when this version has it."""
-    error = getattr(harness.errors, "WaitTimeout", None)
-    if isinstance(error, type) and issubclass(error, Exception):
-        return error(what, timeout)
-    return TimeoutError(f"timed out after {timeout}s waiting for {what}")
+def _wait_timeout(what: str, timeout: float) -> WaitTimeout:
+    """The same error a thread-mode wait raises."""
+    return WaitTimeout(what, timeout)
 
 
 class ProcessSoccerServer(SoccerServer):
@@ -102,8 +84,6 @@ class ProcessSoccerServer(SoccerServer):
     mode = "process"
 
     def __init__(self, recording: Path, options: Mapping[str, Any]) -> None:
-        if not replay_has_control():
-            raise UsageError(NO_CONTROL)
         command = replay_command(recording, options, Path("ready.json"))
         self._folder = Path(tempfile.mkdtemp(prefix="soccer-ws-harness-"))
         ready = self._folder / "ready.json"

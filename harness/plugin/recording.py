@@ -12,7 +12,6 @@ the proxy stops and the recording is written through the proxy's own output rule
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +21,12 @@ import trio
 
 from harness._version import __version__
 from harness.core.records import Header
-from harness.core.redact import MIN_SECRET_LENGTH
 from harness.core.safe_output import check_output
 from harness.errors import HarnessError, UsageError
 from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import DEFAULT_API_TOKEN, Settings
 from harness.plugin.threaded import STOP_TIMEOUT_S, ServerThread
+from harness.recorder.credentials import upstream_credentials
 from harness.recorder.output import RecordingOutput, redacting_output
 from harness.recorder.proxy import ProxyOptions, ProxyRecorder
 from harness.recorder.rest import default_api_base, normalise_api_base
@@ -38,25 +37,6 @@ from harness.server.journal import JournalEntry
 HEADER_TOOL = "harness record"
 RECORD_STOP_TIMEOUT_S = STOP_TIMEOUT_S + 15.0
 """The proxy gives open relays 10 s to close politely when it stops."""
-
-
-TOKEN_ENV = "SOCCERFOOTBALL_API_TOKEN"
-RAPIDAPI_ENV = "RAPIDAPI_KEY"
-"""The variables ``harness record`` reads (``harness.cli.record``, which the plugin layer may
-not import; a test keeps the two spellings equal)."""
-
-
-def upstream_credentials(environ: Mapping[str, str]) -> tuple[str, bool]:
-    """(API token, RapidAPI?) from the environment: ``$SOCCERFOOTBALL_API_TOKEN``, else
-    ``$RAPIDAPI_KEY``; one clear error naming both when neither is set."""
-    for name, rapidapi in ((TOKEN_ENV, False), (RAPIDAPI_ENV, True)):
-        value = environ.get(name, "").strip()
-        if not value:
-            continue
-        if len(value) < MIN_SECRET_LENGTH:
-            raise UsageError(f"{name} is too short to be an API token (it could not be redacted)")
-        return value, rapidapi
-    raise UsageError(f"no API token: set ${TOKEN_ENV} (or ${RAPIDAPI_ENV}) in the environment")
 
 
 @dataclass(slots=True)

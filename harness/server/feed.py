@@ -370,11 +370,7 @@ class Timeline:
         cursor = self.cursor
         since_checkpoint = 0
         while not cursor.done and self._at_max():
-            if self._idle():
-                await self._park()
-                continue
-            if self._catching_up:
-                await self._gate()
+            if await self._held_at_max():
                 continue
             _, frame = cursor.advance()
             self.steps += 1
@@ -388,6 +384,17 @@ class Timeline:
                 await trio.lowlevel.checkpoint()
                 since_checkpoint = 0
 
+    async def _held_at_max(self) -> bool:
+        """At ``--speed max``: park while nobody is subscribed, wait while a catch-up runs.
+        True when it waited (the caller re-checks everything)."""
+        if self._idle():
+            await self._park()
+            return True
+        if self._catching_up:
+            await self._gate()
+            return True
+        return False
+
     async def _run_batches(self) -> None:
         """``--speed max`` without ``--rebase-time``: whole pre-joined batches per subscriber
         (single frames up to the next batch boundary after a seek or a play-next)."""
@@ -395,11 +402,7 @@ class Timeline:
         batches = self.prepared.lap_batches(dataclasses.replace(self.options, speed=None))
         starts = _batch_starts(batches)
         while not cursor.done and self._at_max():
-            if self._idle():
-                await self._park()
-                continue
-            if self._catching_up:
-                await self._gate()
+            if await self._held_at_max():
                 continue
             self.steps += 1
             within = cursor.index % cursor.lap_size

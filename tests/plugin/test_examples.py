@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugin.process import replay_has_control
-
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
@@ -39,7 +37,6 @@ def _node_flags(node: str) -> list[str]:
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not on PATH")
-@pytest.mark.skipif(not replay_has_control(), reason="harness replay has no --control here")
 def test_node_example(tmp_path: Path) -> None:
     # Given a Node consumer's node:test suite driving harness replay --control over HTTP
     assert NODE is not None

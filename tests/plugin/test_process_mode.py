@@ -9,12 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
-from harness.plugin.process import replay_command, replay_has_control
-
-CONTROL = replay_has_control()
-needs_control = pytest.mark.skipif(
-    not CONTROL, reason="harness replay has no --control (the HTTP control API) in this tree"
-)
+from harness.plugin.process import replay_command
 
 CLIENT = """
 import json, os, urllib.request
@@ -34,7 +29,6 @@ def connect(server):
 """
 
 
-@needs_control
 def test_every_control_call_works_across_the_process_boundary(downstream: pytest.Pytester) -> None:
     downstream.makepyfile(
         client=CLIENT,
@@ -92,7 +86,6 @@ def test_every_control_call_works_across_the_process_boundary(downstream: pytest
     )
 
 
-@needs_control
 def test_command_line_and_ini_choose_process_mode(downstream: pytest.Pytester) -> None:
     downstream.makepyfile(
         test_modes="""
@@ -116,23 +109,6 @@ def test_command_line_and_ini_choose_process_mode(downstream: pytest.Pytester) -
         """
     )
     downstream.runpytest_subprocess().assert_outcomes(passed=1)
-
-
-@pytest.mark.skipif(CONTROL, reason="this harness replay has --control")
-def test_process_mode_without_the_control_api_is_one_line(downstream: pytest.Pytester) -> None:
-    downstream.makepyfile(
-        test_process="""
-        import pytest
-
-        @pytest.mark.soccer_recording(process=True)
-        def test_process(soccer_server):
-            pass
-        """
-    )
-    result = downstream.runpytest_subprocess()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*process mode needs `harness replay --control`*"])
-    result.stdout.no_fnmatch_line("*Traceback*")
 
 
 def test_replay_command_carries_the_options(tmp_path: Path) -> None:

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import record
 from harness.core.loading import load_recording
 from harness.errors import UsageError
-from harness.plugin import recording
 from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import Settings
-from harness.plugin.recording import upstream_credentials
 from harness.plugin.state import PluginState
+from harness.recorder.credentials import upstream_credentials
 from harness.recordings import default_recording_path
 
 SECRET = "live-secret-token-0123456789"
@@ -168,4 +166,3 @@ def test_upstream_credentials_prefer_the_direct_token() -> None:
         upstream_credentials({})
     with pytest.raises(UsageError, match="RAPIDAPI_KEY is too short"):
         upstream_credentials({"RAPIDAPI_KEY": "k"})
-    assert (recording.TOKEN_ENV, recording.RAPIDAPI_ENV) == (record.TOKEN_ENV, record.RAPIDAPI_ENV)
