@@ -168,23 +168,32 @@ def _soccer_session_report(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-async def trio_soccer_server(request: pytest.FixtureRequest) -> AsyncIterator[MockServer]:
-    """For pytest-trio tests: the :class:`MockServer` itself, in the test's own trio run
-    (async control API; ``trio.testing.MockClock`` drives replay timing)."""
+def _soccer_trio_setup(request: pytest.FixtureRequest) -> tuple[Settings, Any, Any]:
+    """The trio fixture's settings, recording and config, resolved outside its trio run: an
+    error here is the test's one-line error, not a failure wrapped in a nursery's group."""
     settings = _settings(request)
-    state = _state(request)
     if settings.record or settings.process:
         what = "a record mode" if settings.record else "process mode"
-        pytest.fail(
-            f"soccer-ws-harness: trio_soccer_server runs in the test's own trio run, so {what}"
-            " does not apply to it; use soccer_server",
-            pytrace=False,
+        raise _failure(
+            HarnessError(
+                f"trio_soccer_server runs in the test's own trio run, so {what} does not apply"
+                " to it; use soccer_server"
+            )
         )
     try:
-        loaded = state.load(settings.recording)
-        config = server_config(settings.options, loaded.profile)
+        loaded = _state(request).load(settings.recording)
+        return settings, loaded, server_config(settings.options, loaded.profile)
     except HarnessError as exc:
         raise _failure(exc) from None
+
+
+@pytest.fixture
+async def trio_soccer_server(
+    request: pytest.FixtureRequest, _soccer_trio_setup: tuple[Settings, Any, Any]
+) -> AsyncIterator[MockServer]:
+    """For pytest-trio tests: the :class:`MockServer` itself, in the test's own trio run
+    (async control API; ``trio.testing.MockClock`` drives replay timing and token expiry)."""
+    settings, loaded, config = _soccer_trio_setup
     async with open_mock_server(loaded.feed, config) as server:
         track(request.node, _tracked_mock(server, loaded.feed, settings))
         yield server

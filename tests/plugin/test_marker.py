@@ -122,6 +122,43 @@ def test_bad_settings_fail_with_one_line(downstream: pytest.Pytester) -> None:
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
+def test_the_trio_fixture_fails_with_one_line_too(downstream: pytest.Pytester) -> None:
+    # Given trio tests with a missing recording, an unknown option and a record mode
+    downstream.makepyfile(
+        test_bad_trio="""
+        import pytest
+
+        @pytest.mark.trio
+        @pytest.mark.soccer_recording("nowhere")
+        async def test_missing(trio_soccer_server):
+            pass
+
+        @pytest.mark.trio
+        @pytest.mark.soccer_recording(sped=3)
+        async def test_unknown(trio_soccer_server):
+            pass
+
+        @pytest.mark.trio
+        @pytest.mark.soccer_recording("nowhere", record_mode="once")
+        async def test_recording(trio_soccer_server):
+            pass
+        """
+    )
+    result = downstream.runpytest_subprocess()
+    # Then each errors with its message, no nursery group, no traceback
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*soccer-ws-harness: recording *nowhere.msgpack not found*",
+            "*unknown soccer server option(s) sped*",
+            "*trio_soccer_server runs in the test's own trio run, so a record mode*",
+        ],
+        consecutive=False,
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*ExceptionGroup*")
+
+
 def test_factory_and_session_fixtures(downstream: pytest.Pytester) -> None:
     # Given tests using the factory and the session server
     _cup_final(downstream.path / "tests" / "recordings")
