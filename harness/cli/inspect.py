@@ -75,6 +75,10 @@ def _record_lines(inv: Inventory) -> Iterator[str]:
     duration_ns = inv.duration_ns
     closed = "clean close (summary present)" if inv.summary else "no summary (not closed cleanly)"
     yield f"duration     {format_duration(duration_ns / 1e9)} ({duration_ns / 1e9:.3f} s)"
+    first = inv.first_t_ns or 0
+    if first / 1e9 >= 1:  # cut out of a longer session: its times are the session's
+        span = format_duration((inv.last_t_ns - first) / 1e9)
+        yield f"  records    from {format_duration(first / 1e9)}: {span} of the session"
     yield f"ending       {closed}"
     yield f"records      {sum(inv.kinds.values()):,}"
     for name in KIND_NAMES.values():

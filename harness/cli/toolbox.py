@@ -71,7 +71,9 @@ def recover_command(file: str, output: str, force: bool) -> None:
     """
     report = recover_recording(file, output, force=force)
     kept = f"kept {report.records_written:,} of {report.records_read:,} readable records"
-    lost = f"lost: {report.damage.describe()}" if report.damage else "nothing lost (FILE is whole)"
+    lost = (
+        f"lost: {report.damage.describe()}" if report.damage else f"nothing lost ({file} is whole)"
+    )
     click.echo(f"harness recover: wrote {output}: {kept}; {lost}", err=True)
 
 

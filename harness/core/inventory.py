@@ -65,6 +65,8 @@ class Inventory:
     distinct_events: Counter[EventKey] = dataclasses.field(default_factory=Counter)
     replies: Counter[str] = dataclasses.field(default_factory=Counter)
     last_t_ns: int = 0
+    first_t_ns: int | None = None
+    """The first record's time: after 0 in a file cut out of a longer session."""
     summary: Summary | None = None
     skipped: dict[int, int] = dataclasses.field(default_factory=dict)
     tail: TailDamage | None = None
@@ -90,6 +92,8 @@ class Inventory:
     def add(self, record: Record) -> None:
         self.kinds[KIND_NAMES[record.KIND]] += 1
         self.last_t_ns = max(self.last_t_ns, record.t_ns)
+        if self.first_t_ns is None or record.t_ns < self.first_t_ns:
+            self.first_t_ns = record.t_ns
         if isinstance(record, WsMessage):
             self._message(record)
         elif isinstance(record, WsOpen):

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from harness.core.durations import format_duration
 from harness.core.protocol import (
     Channel,
     FrameInfo,
@@ -43,7 +44,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UsageError
 
 _CONTEXT_NOTES = frozenset({NoteKind.TOKEN, NoteKind.RENEWAL, NoteKind.PLAN})
 
@@ -139,7 +140,9 @@ def cut_records(
     """The records of the window ``[start_ns, end_ns)``, with the context before it (see above)."""
     start = start_ns or 0
     context: _Context | None = _Context() if start > 0 else None
+    last_ns = 0
     for record in records:
+        last_ns = max(last_ns, record.t_ns)
         if context is not None:
             if record.t_ns < start:
                 context.add(record)
@@ -149,7 +152,10 @@ def cut_records(
         if end_ns is None or record.t_ns < end_ns:
             yield record
     if context is not None:
-        yield from context.records(start)
+        raise UsageError(
+            f"--start {format_duration(start / 1e9)} is past the end of the recording"
+            f" (its last record is at {format_duration(last_ns / 1e9)})"
+        )
 
 
 # --------------------------------------------------------------------------- filter

@@ -70,6 +70,7 @@ def _copy(
                     written += 1
                 if summary is not None:
                     writer.finish(t_ns=summary.t_ns)
+                    written += 1  # counted as every reader counts it
             except OSError as exc:
                 raise UsageError(f"cannot write {os.fspath(dest)}: {exc.strerror}") from None
     return CopyReport(counted.count, written, reader.damage)

@@ -174,6 +174,7 @@ def test_cut_and_filter_write_smaller_recordings_that_verify(
         (["cut", "--start", "1h", "--end", "30m"], "--end must be after --start"),
         (["cut", "--start", "soon"], "--start: invalid duration"),
         (["filter", "--channel", "NOPE"], "'NOPE' is not one of"),
+        (["cut", "--start", "5h"], "--start 5h00m00s is past the end of the recording"),
     ],
 )
 def test_cut_and_filter_bad_options(
@@ -184,6 +185,19 @@ def test_cut_and_filter_bad_options(
     assert message in err
     assert err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_counts_agree_between_the_commands_and_info_shows_a_cut_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recovered, cut = tmp_path / "recovered.msgpack", tmp_path / "cut.msgpack"
+    _, _, err = run(capsys, "recover", str(BUNDLED), "-o", str(recovered))
+    assert f"kept 6,590 of 6,590 readable records; nothing lost ({BUNDLED} is whole)" in err
+    _, _, err = run(capsys, "cut", str(BUNDLED), "-o", str(cut), "--start", "40m", "--end", "65m")
+    written = err.split(": ")[-1].split(" of ")[0]
+    assert run(capsys, "verify", str(cut))[1] == f"{cut}: ok ({written} records)\n"
+    _, out, _ = run(capsys, "info", str(cut))
+    assert "  records    from 40m00s: 24m" in out
 
 
 @pytest.mark.parametrize("command", ["info", "cat"])

@@ -65,7 +65,7 @@ def _recover(data: bytes) -> list[Record]:
         report = recover_recording(source, dest)
         _, records, damage = read_recording(dest)
         assert damage is None, "the output is a clean file"
-        assert report.records_written == sum(not isinstance(r, Summary) for r in records)
+        assert report.records_written == len(records)  # the summary counts, as verify counts it
         return [r for r in records if not isinstance(r, Summary)]
 
 
