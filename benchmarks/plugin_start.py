@@ -152,7 +152,7 @@ async def _drain(api_base: str, frames: int) -> float:
 
 
 @contextlib.contextmanager
-def _process_server(recording: Path, scratch: Path) -> Iterator[tuple[str, str]]:
+def _process_server(recording: Path) -> Iterator[tuple[str, str]]:
     """(api_base, what) of a server in process mode."""
     server = ProcessSoccerServer(recording, {"speed": "max"})
     try:
@@ -173,7 +173,7 @@ def _throughput(frames: int) -> tuple[float, float, str]:
             server.close()
         finally:
             state.close()
-        with _process_server(recording, scratch) as (api_base, what):
+        with _process_server(recording) as (api_base, what):
             process_fps = asyncio.run(_drain(api_base, frames))
         return thread_fps, process_fps, what
 

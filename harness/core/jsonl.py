@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.damage import DamageLog
-from harness.core.recording import RecordingWriter, open_reader
+from harness.core.recording import RecordingWriter, open_input, open_reader
 from harness.core.records import (
     KIND_NAMES,
     RECORD_TYPES,
@@ -299,15 +299,7 @@ def import_recording(
 
 def _numbered_lines(name: str) -> Iterator[tuple[int, Header | Record]]:
     """Each non-blank line decoded, with its number; errors name the line."""
-    try:
-        stream = open(name, "rb")  # noqa: SIM115 - closed by the with below
-    except FileNotFoundError:
-        raise JsonlFormatError("no such file", path=name) from None
-    except IsADirectoryError:
-        raise JsonlFormatError("is a directory", path=name) from None
-    except OSError as exc:
-        raise JsonlFormatError(f"cannot open: {exc.strerror}", path=name) from None
-    with stream:
+    with open_input(name, JsonlFormatError) as stream:
         number = 0
         while line := stream.readline(MAX_LINE_BYTES + 1):
             number += 1

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
 import msgpack
@@ -391,16 +391,23 @@ def _position(stream: BinaryIO | IO[bytes]) -> int | None:
 def open_reader(path: str | os.PathLike[str]) -> Iterator[RecordingReader]:
     """Open ``path`` and read its header; :class:`RecordingFormatError` when it is not readable."""
     name = os.fspath(path)
-    try:
-        stream = open(name, "rb")  # noqa: SIM115 - closed by the with below
-    except FileNotFoundError:
-        raise RecordingFormatError("no such file", path=name) from None
-    except IsADirectoryError:
-        raise RecordingFormatError("is a directory, not a recording", path=name) from None
-    except OSError as exc:
-        raise RecordingFormatError(f"cannot open: {exc.strerror}", path=name) from None
-    with stream:
+    with open_input(name, RecordingFormatError, "is a directory, not a recording") as stream:
         yield RecordingReader(stream, path=name)
+
+
+def open_input(
+    name: str, error: Callable[..., HarnessError], directory: str = "is a directory"
+) -> BinaryIO:
+    """``name`` opened for reading; a missing, unreadable or folder path raises ``error`` with
+    one line naming the problem (every reader's rule: no ``OSError`` traceback)."""
+    try:
+        return open(name, "rb")
+    except FileNotFoundError:
+        raise error("no such file", path=name) from None
+    except IsADirectoryError:
+        raise error(directory, path=name) from None
+    except OSError as exc:
+        raise error(f"cannot open: {exc.strerror}", path=name) from None
 
 
 def read_recording(
