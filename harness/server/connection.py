@@ -161,6 +161,10 @@ class WsConnection:
             wanted = self._routes[route] = self.session.wants(info)
         return wanted
 
+    def forget_routes(self) -> None:
+        """The server serves another feed: its interned route ids name other frames now."""
+        self._routes.clear()
+
     async def _writer(self) -> None:
         while True:
             while not self._out:

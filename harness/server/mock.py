@@ -72,6 +72,9 @@ class MockServer(PlayerServices):
         self._wall_clock = wall_clock
         self._nursery = nursery
         self._prepared = shared_prepared_feed(feed) if feed is not None else None
+        self._recorded = self._prepared
+        """The feed the server was started with (:meth:`reset` returns to it after a play)."""
+        self._closer = trio.CancelScope()
         self._connections: dict[int, WsConnection] = {}
         self._timelines: dict[str, Timeline] = {}
         self._token_events: dict[str, trio.Event] = {}
