@@ -16,6 +16,7 @@ import click
 from harness._version import __version__
 from harness.errors import HarnessError, UsageError
 
+from . import fuzz as _fuzz
 from . import inspect as _inspect
 from . import record as _record
 from . import redact as _redact
@@ -31,6 +32,7 @@ def cli() -> None:
 
 
 for _command in (
+    *_fuzz.COMMANDS,
     *_inspect.COMMANDS,
     *_record.COMMANDS,
     *_redact.COMMANDS,
