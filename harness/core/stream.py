@@ -43,9 +43,17 @@ class StreamFrame:
         return compact_json(self.event)
 
 
-Frame = StreamFrame | dict[str, Any] | str | bytes
-"""What :func:`frames_feed` takes: a stream frame (its offset kept), or a frame as a JSON
-object, text or UTF-8 bytes (due when the one before it is, 0 for the first)."""
+@dataclass(frozen=True, slots=True)
+class TimedFrame:
+    """A frame's exact bytes and its offset from the stream start."""
+
+    offset_s: float
+    payload: bytes
+
+
+Frame = StreamFrame | TimedFrame | dict[str, Any] | str | bytes
+"""What :func:`frames_feed` takes: a stream or timed frame (its offset kept), or a frame as a
+JSON object, text or UTF-8 bytes (due when the one before it is, 0 for the first)."""
 
 
 def frame_bytes(frame: Frame, index: int = 0) -> bytes:
@@ -53,6 +61,8 @@ def frame_bytes(frame: Frame, index: int = 0) -> bytes:
     UTF-8 (the feed sends text frames)."""
     if isinstance(frame, StreamFrame):
         return frame.payload
+    if isinstance(frame, TimedFrame):
+        return frame_bytes(frame.payload, index)
     if isinstance(frame, dict):
         return compact_json(frame)
     if isinstance(frame, str):
@@ -74,7 +84,7 @@ def timed_frames(frames: Iterable[Frame]) -> list[tuple[int, bytes]]:
     out: list[tuple[int, bytes]] = []
     offset = 0
     for index, frame in enumerate(frames):
-        if isinstance(frame, StreamFrame):
+        if isinstance(frame, StreamFrame | TimedFrame):
             offset = max(offset, round(frame.offset_s * 1e9))
         out.append((offset, frame_bytes(frame, index)))
     return out

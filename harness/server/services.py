@@ -29,7 +29,7 @@ import trio
 
 from harness.core.player import check_seek, check_speed, parse_speed
 from harness.core.protocol import Topic
-from harness.core.schedule import iter_schedule
+from harness.core.schedule import Feed, iter_schedule
 from harness.core.stream import Frame, frames_feed
 from harness.errors import UsageError, WaitTimeout
 from harness.server.config import ServerConfig
@@ -85,6 +85,11 @@ class PlayerServices:
     player: PlayerState
     _prepared: PreparedFeed | None
     _timelines: dict[str, Timeline]
+
+    @property
+    def feed(self) -> Feed | None:
+        """The feed served now: the recording's, or the last :meth:`play`'s."""
+        return self._prepared.feed if self._prepared is not None else None
 
     def pause(self) -> None:
         """Pause every timeline (and those made later, until :meth:`resume`)."""
