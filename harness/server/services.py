@@ -33,6 +33,7 @@ from harness.core.schedule import Feed, iter_schedule
 from harness.core.stream import Frame, frames_feed
 from harness.errors import UsageError, WaitTimeout
 from harness.server.config import ServerConfig
+from harness.server.connection import WsConnection
 from harness.server.feed import Timeline
 from harness.server.journal import WAIT_TIMEOUT_S, Journal
 from harness.server.player_state import PlayerState
@@ -40,6 +41,8 @@ from harness.server.prepared import PreparedFeed
 
 BROADCAST = "*"
 """Key of the ``--broadcast`` timeline (the others are keyed by WS token)."""
+CLOSING_WAIT_S = 1.0
+"""How long a reset waits for connections already closing, before it cuts them."""
 RESET_CLOSE_CODE = 1001
 RESET_REASON = "server reset"
 PLAYED_CLOSE_CODE = 1000
@@ -57,6 +60,7 @@ class _Resettable(Protocol):
     _prepared: PreparedFeed | None
     _recorded: PreparedFeed | None
     _closer: trio.CancelScope
+    _connections: dict[int, WsConnection]
 
     async def close_connections(
         self, *, code: int = 1000, reason: str = "", abrupt: bool = False, token: str | None = None
@@ -214,6 +218,7 @@ class PlayerServices:
         ``server reset``), then fresh WS tokens, API token states, timelines, player, journal and
         counters (``internal_errors`` is kept, so a bug stays visible)."""
         await self.close_connections(code=RESET_CLOSE_CODE, reason=RESET_REASON)
+        await _gone(list(self._connections.values()))
         self._closer.cancel()
         self._prepared = self._recorded  # after a play(): the server's own recording
         for timeline in self._timelines.values():
@@ -236,3 +241,16 @@ async def _close_when_delivered(server: _Playable, scope: trio.CancelScope) -> N
     with scope:
         await server._until_delivered()
         await server.close_connections(code=PLAYED_CLOSE_CODE, reason=PLAYED_REASON)
+
+
+async def _gone(closing: list[WsConnection]) -> None:
+    """Wait for connections already closing when a reset came (a close in flight): their end
+    belongs to the journal before the reset.  Cut after :data:`CLOSING_WAIT_S`."""
+    with trio.move_on_after(CLOSING_WAIT_S):
+        for conn in closing:
+            await conn.done.wait()
+        return
+    for conn in closing:
+        conn.abort()
+    for conn in closing:
+        await conn.done.wait()

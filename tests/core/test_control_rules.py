@@ -14,6 +14,7 @@ from harness.core.control import (
     ExpireToken,
     Pause,
     Pings,
+    Play,
     PlayNext,
     Push,
     ReadJournal,
@@ -25,7 +26,6 @@ from harness.core.control import (
     SetSpeed,
     close_code_problem,
     is_control_path,
-    Play,
     parse_control,
 )
 from harness.core.protocol import Plan
