@@ -69,8 +69,8 @@ class Draw(Protocol):
 
 class RandomDraw:
     """Choices from a seeded :class:`random.Random`: the same seed, the same choices, on every
-    run, Python version and machine (only ``randint``/``random``/``getrandbits`` are used, no
-    hashing, no sets)."""
+    run, Python version and machine (only ``randint``, ``random``, ``choices`` and
+    ``getrandbits``, whose algorithms are fixed; no hashing, no sets)."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -86,8 +86,8 @@ class RandomDraw:
 
     def text(self, alphabet: str | None, min_size: int, max_size: int) -> str:
         size = self.rng.randint(min_size, max_size)
-        if alphabet is not None:
-            return "".join(self.choice(alphabet) for _ in range(size))
+        if alphabet is not None:  # choices: floor(random() * n), exact in IEEE doubles
+            return "".join(self.rng.choices(alphabet, k=size))
         return "".join(_codepoint(self.rng.randint(0, 0x10FFFF - 0x800)) for _ in range(size))
 
     def binary(self, max_size: int) -> bytes:
