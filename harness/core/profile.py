@@ -140,7 +140,7 @@ class BehaviourProfile:
 
         The one way callers (the CLI, the plugin, tests) set a server's limits: every token it
         issues carries them (:class:`harness.core.tokens.WsToken`)."""
-        changes = {
+        changes: dict[str, Any] = {
             "token_ttl_s": ttl_s,
             "default_plan": plan,
             "max_connections": max_connections,
