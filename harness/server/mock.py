@@ -30,13 +30,13 @@ from harness.core.rest import RestApi, RestResponse
 from harness.core.schedule import Feed, iter_schedule
 from harness.core.session import WsSession
 from harness.core.tokens import ApiTokenState, TokenTable, WsToken
+from harness.net.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.clock import ServerClock
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.connection import WsConnection
 from harness.server.control import handle_control
 from harness.server.feed import Timeline
 from harness.server.frames import text_frame
-from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
 from harness.server.player_state import PlayerState
 from harness.server.prepared import shared_prepared_feed
