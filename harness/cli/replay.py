@@ -228,11 +228,11 @@ def server_config(
     return ServerConfig(
         host=options["host"],
         port=options["port"],
-        ttl_s=parse_duration(options["ttl"]),
-        plan=Plan(options["plan"]),
         api_token=options["api_token"],
         tls=options["tls"],
-        profile=profile,
+        profile=profile.with_limits(
+            ttl_s=parse_duration(options["ttl"]), plan=Plan(options["plan"])
+        ),
         replay=replay,
         broadcast=options["broadcast"],
         shutdown_grace_s=_option_duration("--shutdown-grace", options["shutdown_grace"]),
@@ -296,7 +296,8 @@ def connection_details(server: MockServer, loaded: Loaded) -> dict[str, Any]:
     token = config.api_token or DEMO_TOKEN
     url = f"{server.base_url}/v1/ws/new/?t={token}"
     curl = ["curl", "--cacert", str(server.ca_path), url] if server.ca_path else ["curl", url]
-    plan = config.effective_plan
+    limits = config.profile
+    plan = limits.default_plan
     channels = [channel.value for channel in Channel if channel in PLAN_CHANNELS[plan]]
     subscribe = _suggested_subscription(loaded.feed, plan)
     return {
@@ -312,9 +313,9 @@ def connection_details(server: MockServer, loaded: Loaded) -> dict[str, Any]:
         "subscribe": encode_command(Subscribe(subscribe)) if subscribe else None,
         "plan": plan.value,
         "allowed_channels": channels,
-        "max_connections": config.effective_max_connections,
-        "max_subscribe_per_connection": config.effective_max_subscribe,
-        "ttl_s": config.effective_ttl_s,
+        "max_connections": limits.max_connections,
+        "max_subscribe_per_connection": limits.max_subscribe_per_connection,
+        "ttl_s": limits.token_ttl_s,
         "control_url": server.control_url,
     }
 

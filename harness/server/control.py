@@ -36,8 +36,8 @@ from harness.core.rest import RestResponse
 from harness.core.stream import Frame, TimedFrame
 from harness.core.tokens import ApiTokenState
 from harness.errors import UsageError
+from harness.net.http import HttpRequest
 from harness.server.config import ServerStats
-from harness.server.http import HttpRequest
 from harness.server.journal import Journal
 
 _HEADERS = (("Content-Type", "application/json; charset=utf-8"),)

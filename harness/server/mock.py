@@ -30,13 +30,13 @@ from harness.core.rest import RestApi, RestResponse
 from harness.core.schedule import Feed, iter_schedule
 from harness.core.session import WsSession
 from harness.core.tokens import ApiTokenState, TokenTable, WsToken
+from harness.net.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.clock import ServerClock
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.connection import WsConnection
 from harness.server.control import handle_control
 from harness.server.feed import Timeline
 from harness.server.frames import text_frame
-from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
 from harness.server.player_state import PlayerState
 from harness.server.prepared import shared_prepared_feed
@@ -89,19 +89,8 @@ class MockServer(PlayerServices):
     def _fresh_state(self) -> None:
         """Tokens and counters as a new server has them (also :meth:`reset`)."""
         config = self.config
-        self.tokens = TokenTable(
-            ttl_s=config.effective_ttl_s,
-            plan=config.effective_plan,
-            api_token=config.api_token,
-            hourly_quota=config.effective_hourly_quota,
-        )
-        self.rest = RestApi(
-            self.tokens,
-            ws_url=self.ws_url,
-            max_connections=config.effective_max_connections,
-            max_subscribe_per_connection=config.effective_max_subscribe,
-            profile=self.profile,
-        )
+        self.tokens = TokenTable(self.profile, api_token=config.api_token)
+        self.rest = RestApi(self.tokens, ws_url=self.ws_url, profile=self.profile)
         self.answer_pings = True
         self._reaped = (0, 0)  # frames and bytes of finished timelines/connections
         self._pushed = 0
@@ -319,7 +308,7 @@ class MockServer(PlayerServices):
         self, stream: trio.abc.Stream, ws: WSConnection, token: WsToken, trailing: bytes
     ) -> None:
         session = WsSession(
-            token.allowed_channels, self.config.effective_max_subscribe, self.profile
+            token.allowed_channels, token.max_subscribe_per_connection, self.profile
         )
         conn = WsConnection(
             self._next_conn_id, stream, ws, token.token, session, self, wall_clock=self._wall_clock
