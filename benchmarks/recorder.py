@@ -28,7 +28,7 @@ from harness.core.protocol import Topic
 from harness.core.recording import open_writer
 from harness.core.records import Header
 from harness.core.redact import Redactor
-from harness.recorder.session import LiveRecorder, RecorderOptions
+from harness.recorder.live import LiveRecorder, RecorderOptions
 from harness.recorder.tee import Tee
 
 API_TOKEN = "bench-api-token-0123456789"

@@ -17,9 +17,9 @@ from typing import Any, TypeAlias
 
 from harness.core.durations import parse_duration
 from harness.core.envelopes import compact_json, error_envelope
+from harness.core.mock.token_table import ApiTokenState
 from harness.core.player import parse_speed
 from harness.core.protocol import Plan
-from harness.core.tokens import ApiTokenState
 from harness.errors import UsageError
 
 CONTROL_PREFIX = "/_harness/"

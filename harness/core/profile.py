@@ -139,7 +139,7 @@ class BehaviourProfile:
         """This profile with the limits that are given (``None``: keep this profile's).
 
         The one way callers (the CLI, the plugin, tests) set a server's limits: every token it
-        issues carries them (:class:`harness.core.tokens.WsToken`)."""
+        issues carries them (:class:`harness.core.mock.token_table.WsToken`)."""
         changes: dict[str, Any] = {
             "token_ttl_s": ttl_s,
             "default_plan": plan,

@@ -32,7 +32,7 @@ import h11
 import trio
 
 from harness.core.envelopes import WRONG_PARAM, compact_json, error_envelope
-from harness.core.rest import RestResponse
+from harness.core.mock.rest_api import RestResponse
 
 IDLE_TIMEOUT_S = 60.0
 """A keep-alive connection with no request for this long is closed."""

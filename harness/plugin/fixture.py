@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.core.mock.token_table import ApiTokenState
 from harness.core.schedule import Feed
 from harness.core.stream import Frame, frames_feed
-from harness.core.tokens import ApiTokenState
 from harness.errors import HarnessError
 from harness.plugin.threaded import RunningServer, ServerThread
 from harness.server.config import ServerStats

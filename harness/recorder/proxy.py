@@ -29,10 +29,10 @@ from trio_websocket import (
 )
 
 from harness.core.envelopes import MISSING_PARAM, compact_json
+from harness.core.mock.rest_api import RestResponse
 from harness.core.protocol import classify_frame, error_envelope
 from harness.core.records import Direction, HttpExchange, Initiator, NoteKind, WsClose, WsOpen
 from harness.core.redact import API_PLACEHOLDER
-from harness.core.rest import RestResponse
 from harness.net.http import (
     REQUEST_TIMEOUT_S,
     HttpRequest,
@@ -40,6 +40,7 @@ from harness.net.http import (
     replayed_head,
     serve_http,
 )
+from harness.recorder.live import RecordResult, StoppableRecorder
 from harness.recorder.proxy_rules import (
     ClientScrubber,
     TokenMap,
@@ -51,8 +52,7 @@ from harness.recorder.proxy_rules import (
     upstream_headers,
     upstream_target,
 )
-from harness.recorder.rest import HTTP_TIMEOUT_S, RAPIDAPI_HOST, recorded_exchange
-from harness.recorder.session import RecordResult, StoppableRecorder
+from harness.recorder.rest_client import HTTP_TIMEOUT_S, RAPIDAPI_HOST, recorded_exchange
 from harness.recorder.tee import Tee
 
 DEFAULT_PROXY_PORT = 8765

@@ -32,9 +32,9 @@ from harness.core.control import (
     parse_control,
 )
 from harness.core.envelopes import compact_json
-from harness.core.rest import RestResponse
+from harness.core.mock.rest_api import RestResponse
+from harness.core.mock.token_table import ApiTokenState
 from harness.core.stream import Frame, TimedFrame
-from harness.core.tokens import ApiTokenState
 from harness.errors import UsageError
 from harness.net.http import HttpRequest
 from harness.server.config import ServerStats

@@ -32,12 +32,12 @@ from harness.core.protocol import Topic
 from harness.core.schedule import Feed, iter_schedule
 from harness.core.stream import Frame, frames_feed
 from harness.errors import UsageError, WaitTimeout
+from harness.server.client import ClientConnection
 from harness.server.config import ServerConfig
-from harness.server.connection import WsConnection
-from harness.server.feed import Timeline
 from harness.server.journal import WAIT_TIMEOUT_S, Journal
 from harness.server.player_state import PlayerState
 from harness.server.prepared import PreparedFeed
+from harness.server.timelines import Timeline
 
 BROADCAST = "*"
 """Key of the ``--broadcast`` timeline (the others are keyed by WS token)."""
@@ -60,7 +60,7 @@ class _Resettable(Protocol):
     _prepared: PreparedFeed | None
     _recorded: PreparedFeed | None
     _closer: trio.CancelScope
-    _connections: dict[int, WsConnection]
+    _connections: dict[int, ClientConnection]
 
     async def close_connections(
         self, *, code: int = 1000, reason: str = "", abrupt: bool = False, token: str | None = None
@@ -243,7 +243,7 @@ async def _close_when_delivered(server: _Playable, scope: trio.CancelScope) -> N
         await server.close_connections(code=PLAYED_CLOSE_CODE, reason=PLAYED_REASON)
 
 
-async def _gone(closing: list[WsConnection]) -> None:
+async def _gone(closing: list[ClientConnection]) -> None:
     """Wait for connections already closing when a reset came (a close in flight): their end
     belongs to the journal before the reset.  Cut after :data:`CLOSING_WAIT_S`."""
     with trio.move_on_after(CLOSING_WAIT_S):

@@ -28,8 +28,8 @@ from harness.core.control import (
     is_control_path,
     parse_control,
 )
+from harness.core.mock.token_table import ApiTokenState
 from harness.core.protocol import Plan
-from harness.core.tokens import ApiTokenState
 
 
 def post(name: str, body: Any = None, *, raw: bytes | None = None) -> object:

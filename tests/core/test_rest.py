@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from harness.core.mock.rest_api import RestApi, RestResponse
+from harness.core.mock.token_table import HOUR_S, TokenTable, WsToken
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Plan
-from harness.core.rest import RestApi, RestResponse
-from harness.core.tokens import HOUR_S, TokenTable, WsToken
 
 NOW = 1_705_312_800.0  # 2024-01-15 10:00:00 UTC
 RAPID_HOST = "soccer-football-info.p.rapidapi.com"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from harness.core.mock.token_table import HOUR_S, ApiTokenState, TokenTable
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Channel, Plan
-from harness.core.tokens import HOUR_S, ApiTokenState, TokenTable
 from harness.errors import UsageError
 
 T0 = 1_700_000_000.25

@@ -7,7 +7,7 @@ import h11
 import trio
 import trio.testing
 
-from harness.core.rest import RestResponse
+from harness.core.mock.rest_api import RestResponse
 from harness.net.http import (
     IDLE_TIMEOUT_S,
     REQUEST_TIMEOUT_S,

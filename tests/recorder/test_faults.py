@@ -17,9 +17,9 @@ from harness.core.recording import open_writer
 from harness.core.records import HttpExchange, Initiator, Note, Record, WsClose, WsOpen
 from harness.core.redact import Redactor
 from harness.errors import RecorderError
-from harness.recorder.rest import RestFailure
+from harness.recorder.rest_client import RestFailure
 from harness.recorder.tee import Tee
-from harness.recorder.tokens import TokenKeeper
+from harness.recorder.token_keeper import TokenKeeper
 from harness.server import ServerConfig, open_mock_server
 from tests.waiting import wait_until
 

@@ -38,9 +38,9 @@ from harness.core.envelopes import (
     token_status_result,
     ws_token_result,
 )
+from harness.core.mock.token_table import ApiTokenState, QuotaState, TokenTable, WsToken
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.protocol import Plan
-from harness.core.tokens import ApiTokenState, QuotaState, TokenTable, WsToken
 
 RAPIDAPI_HOSTS: frozenset[str] = frozenset(
     {"soccer-football-info.p.rapidapi.com", "soccerfootballinfo.rapidapi.com"}
