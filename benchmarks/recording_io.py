@@ -1,9 +1,11 @@
 """Recording I/O: records/s written and read, against a bare msgpack loop over the same file.
 
 N WebSocket messages (~300-byte JSON events, as the STATS/MAIN channels send) are written through
-:func:`open_writer` (one write + flush per record, as the recorder does), then read back three
+:func:`open_writer` (one write + flush per record, as the recorder does), then read back four
 ways in the same run: a bare ``msgpack.Unpacker`` loop over the frames, the same loop also
-decoding each body (the least any reader of the values must do), and :class:`RecordingReader`
+decoding each body (the least any reader of the values must do), the same loop computing each
+body's CRC-32 only (the least any reader that verifies checksums must do), and
+:class:`RecordingReader`
 (checksums, validation, record objects).  Peak traced memory while reading is measured on the
 file of N records and on one of N/10, to show it does not grow with the file.
 """
@@ -14,6 +16,7 @@ import json
 import tempfile
 import time
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,7 @@ class RecordingIoBench:
     write_rps: float
     bare_frames_rps: float
     bare_decode_rps: float
+    bare_crc_rps: float
     reader_rps: float
     peak_bytes: int
     peak_bytes_tenth: int
@@ -96,6 +100,18 @@ def _bare_decode(path: Path) -> int:
     return count
 
 
+def _bare_crc(path: Path) -> int:
+    """The checksum alone: frames plus one ``zlib.crc32`` per body, the floor of any reader
+    that verifies every record."""
+    count, crc32 = 0, zlib.crc32
+    with path.open("rb") as stream:
+        for frame in msgpack.Unpacker(stream, read_size=READ_CHUNK_BYTES, use_list=False):
+            if type(frame) is tuple:
+                crc32(frame[2])
+            count += 1
+    return count
+
+
 def _reader(path: Path) -> int:
     with open_reader(path) as reader:
         return sum(1 for _ in reader)
@@ -126,6 +142,7 @@ def run(*, quick: bool = False) -> RecordingIoBench:
         size = big.stat().st_size
         frames, frames_s = _timed(_bare_frames, big)
         _, decode_s = _timed(_bare_decode, big)
+        _, crc_s = _timed(_bare_crc, big)
         records, reader_s = _timed(_reader, big)
         result = RecordingIoBench(
             records=count,
@@ -133,6 +150,7 @@ def run(*, quick: bool = False) -> RecordingIoBench:
             write_rps=count / write_s,
             bare_frames_rps=frames / frames_s,
             bare_decode_rps=frames / decode_s,
+            bare_crc_rps=frames / crc_s,
             reader_rps=records / reader_s,
             peak_bytes=_peak_read_memory(big),
             peak_bytes_tenth=_peak_read_memory(small),
@@ -147,9 +165,11 @@ def _report(r: RecordingIoBench, size: int) -> None:
     print(f"  write (open_writer, flushed) {r.write_rps:12,.0f} records/s")
     print(f"  bare Unpacker, frames only   {r.bare_frames_rps:12,.0f} records/s")
     print(f"  bare Unpacker + body decode  {r.bare_decode_rps:12,.0f} records/s")
+    print(f"  bare Unpacker + crc32 only   {r.bare_crc_rps:12,.0f} records/s")
     print(f"  RecordingReader              {r.reader_rps:12,.0f} records/s")
     print(f"  ratio reader / bare frames   {r.reader_rps / r.bare_frames_rps:12.2f}")
     print(f"  ratio reader / bare + decode {r.reader_rps / r.bare_decode_rps:12.2f}")
+    print(f"  ratio crc32 only / bare      {r.bare_crc_rps / r.bare_frames_rps:12.2f}")
     tenth = r.records // 10
     print(f"  peak read memory, {r.records:>9,} rec {r.peak_bytes / 2**10:10,.0f} KiB")
     print(f"  peak read memory, {tenth:>9,} rec {r.peak_bytes_tenth / 2**10:10,.0f} KiB")

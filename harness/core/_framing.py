@@ -56,6 +56,8 @@ _unpack_body: Callable[[bytes], Any] = functools.partial(
 """Decode a record body.  Its own length bounds every size field inside it."""
 
 _DIRECTIONS = {int(d): d for d in Direction}
+_unpack_fast: Callable[[bytes], Any] = functools.partial(msgpack.unpackb, use_list=False)
+"""The fast path's decode: tuples (cheaper than lists); its result is checked field by field."""
 _new_object = object.__new__
 # Slot setters of the frozen WsMessage: the fast path fills a message without the generated
 # __init__ (whose five object.__setattr__ calls are half the cost of reading a record).
@@ -66,7 +68,7 @@ _set_t_ns, _set_conn_id, _set_direction, _set_payload, _set_is_text = (
 
 def _fast_ws_message(body: bytes) -> WsMessage | None:
     """The usual exact shape of a message, else ``None`` (the careful path decides)."""
-    t_ns, conn_id, direction, payload, is_text = msgpack.unpackb(body)
+    t_ns, conn_id, direction, payload, is_text = _unpack_fast(body)
     if not (
         type(t_ns) is int
         and type(conn_id) is int
@@ -105,7 +107,7 @@ _FAST_DECODERS: dict[int, Callable[[bytes], Record | None]] = {
 
 def _unframe(frame: Any) -> tuple[int, bytes]:
     """Check a frame's shape and checksum; return ``(kind, body)`` or raise :class:`_Damage`."""
-    if not isinstance(frame, list) or len(frame) != 3:
+    if not isinstance(frame, tuple | list) or len(frame) != 3:
         raise _Damage("not a record frame")
     kind, crc, body = frame
     if type(kind) is not int or not 0 <= kind <= _MAX_KIND:
@@ -158,6 +160,7 @@ class _CountingStream:
 
 def _stream_unpacker(source: _CountingStream) -> Any:
     # Frames only: a 27-char magic str, 3-arrays, ints and a bin body; nothing else is legal.
+    # Frames come as tuples: building one costs less than a list.
     return msgpack.Unpacker(
         source,
         read_size=READ_CHUNK_BYTES,
@@ -167,6 +170,6 @@ def _stream_unpacker(source: _CountingStream) -> Any:
         max_array_len=3,
         max_map_len=0,
         max_ext_len=0,
-        use_list=True,
+        use_list=False,
         raw=False,
     )
