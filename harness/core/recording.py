@@ -332,6 +332,7 @@ class RecordingReader:
             offset = tell()
             try:
                 for frame in unpacker:
+                    record: Record | None
                     try:
                         kind, crc, body = frame
                         if kind == ws_kind:  # most records: one dict lookup less
