@@ -268,7 +268,7 @@ def import_recording(
     name = os.fspath(source)
     lines = _numbered_lines(name)  # opened lazily, inside the output's block: errors discard it
     with safe_output(dest, force=force) as stream:
-        writer = RecordingWriter(stream)
+        writer = RecordingWriter(stream, index=None)  # an index when the header says 1.1
         written, started, summary_line = 0, False, 0
         for number, record in lines:
             if summary_line:

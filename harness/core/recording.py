@@ -27,6 +27,7 @@ detected.  Policies, and why:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -54,6 +55,16 @@ from ._framing import (
 )
 from ._resync import find_next_frame
 from .damage import Damage, DamageLog, TailDamage
+from .index import (
+    INDEX_EVERY,
+    INDEX_KIND,
+    INDEX_VERSION,
+    IndexBuilder,
+    RecordingIndex,
+    build_index,
+    index_frame,
+    read_trailing_index,
+)
 from .records import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -80,6 +91,7 @@ __all__ = [
     "open_writer",
     "read_recording",
     "record_crc",
+    "recording_index",
 ]
 
 
@@ -90,12 +102,20 @@ class RecordingWriter:
     """Writes one recording to a binary stream it does not own: ``start``, ``add``..., ``finish``.
 
     Each record is one ``write`` followed by ``flush``: on an ``open(path, "wb")`` stream that
-    hands it to the OS, which is what makes a killed recorder's file readable.
+    hands it to the OS, which is what makes a killed recorder's file readable.  ``index``: end
+    the file with its index (:mod:`harness.core.index`; the header then says format 1.1);
+    ``None``: when the header already says 1.1 or later (a file reproduced as it was).
     """
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(
+        self, stream: IO[bytes], *, index: bool | None = False, index_every: int = INDEX_EVERY
+    ) -> None:
         self._write = stream.write
         self._flush = stream.flush
+        self._offset = 0
+        self._index_wanted = index
+        self._index_every = index_every
+        self._index: IndexBuilder | None = None
         self._pack = msgpack.Packer(use_bin_type=True).pack
         self._counts: dict[str, int] = {}
         self._last_t_ns = 0
@@ -107,6 +127,13 @@ class RecordingWriter:
         if self._started:
             raise UsageError("recording already started")
         self._started = True
+        wanted = self._index_wanted
+        if wanted is None:  # as the header says: a file reproduced as it was
+            wanted = tuple(header.format_version) >= INDEX_VERSION
+        if wanted:
+            self._index = IndexBuilder(self._index_every)
+            if header.format_version == FORMAT_VERSION:
+                header = dataclasses.replace(header, format_version=INDEX_VERSION)
         self._emit(MAGIC + self._frame(Header.KIND, header.fields()))
 
     def add(self, record: Record) -> None:
@@ -122,6 +149,8 @@ class RecordingWriter:
             )
         if type(record) is not WsMessage or not _plain_message(record):
             _check_readable(record)
+        if self._index is not None:
+            self._index.add(self._offset, record.t_ns)
         self._emit(self._frame(kind, record.fields()))
         name = KIND_NAMES[kind]
         self._counts[name] = self._counts.get(name, 0) + 1
@@ -144,6 +173,8 @@ class RecordingWriter:
             summary = Summary(t_ns=end, duration_ns=end, counts=dict(self._counts))
         else:
             _check_readable(summary)
+        if self._index is not None:  # just before the summary, which stays the last frame
+            self._emit(index_frame(self._index.build(), self._offset))
         self._emit(self._frame(Summary.KIND, summary.fields()))
         self._summary = summary
         return summary
@@ -164,6 +195,7 @@ class RecordingWriter:
     def _emit(self, data: bytes) -> None:
         self._write(data)
         self._flush()
+        self._offset += len(data)
 
 
 def _plain_message(record: WsMessage) -> bool:
@@ -186,18 +218,20 @@ def _check_readable(record: Record) -> None:
 
 
 @contextlib.contextmanager
-def open_writer(path: str | os.PathLike[str], header: Header) -> Iterator[RecordingWriter]:
+def open_writer(
+    path: str | os.PathLike[str], header: Header, *, index: bool = False
+) -> Iterator[RecordingWriter]:
     """Create (or replace) ``path``, write the header; on exit write the summary and close.
 
     The summary is written on an exception too (best effort), so a recorder that failed still
-    leaves a complete file.
+    leaves a complete file.  ``index``: end the file with its index (:mod:`harness.core.index`).
     """
     try:
         stream = open(path, "wb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise UsageError(f"cannot create recording {os.fspath(path)}: {exc.strerror}") from None
     with stream:
-        writer = RecordingWriter(stream)
+        writer = RecordingWriter(stream, index=index)
         writer.start(header)
         try:
             yield writer
@@ -224,6 +258,8 @@ class RecordingReader:
         self.skipped: dict[int, int] = {}
         """Records of kinds this reader does not know (a newer minor version), by kind."""
         self.records_read = 0
+        self.index: RecordingIndex | None = None
+        """The file's trailing index, once iteration has read it (see :mod:`.index`)."""
         self._source = _CountingStream(stream)
         self._unpacker = _stream_unpacker(self._source)
         self._stream = stream
@@ -344,6 +380,10 @@ class RecordingReader:
                     except Exception:  # the careful path below names the damage
                         record = None
                     if record is None:
+                        if type(frame) is tuple and frame and frame[0] == INDEX_KIND:
+                            self.index = _index_record(frame)
+                            offset = tell()
+                            continue
                         record = _decode(frame)
                         if record is None:
                             self.skipped[frame[0]] = self.skipped.get(frame[0], 0) + 1
@@ -366,6 +406,50 @@ class RecordingReader:
             if not self._resync(self._origin + offset, reason, truncated):
                 return
 
+    def start_at(self, offset: int) -> None:
+        """Read from byte ``offset`` (a record's start, e.g. from the index) instead of the first
+        record; only before iterating, on a seekable stream."""
+        if self._iterated or self._base is None:
+            raise UsageError("a reader starts elsewhere only before iterating a seekable file")
+        self._restart(offset)
+
+    def start_at_time(self, t_ns: int, index: RecordingIndex) -> None:
+        """Skip, by ``index``, records that all come before ``t_ns`` (some earlier ones may
+        still follow: the caller filters by time)."""
+        offset = index.offset_before(t_ns)
+        if offset is not None:
+            self.start_at(offset)
+
+    def trailing_index(self) -> RecordingIndex | None:
+        """The index at the end of the file, read without reading the records (``None``: the
+        file has none, or the stream cannot seek)."""
+        if self._base is None:
+            return None
+        stream = self._stream
+        here = stream.tell()
+        try:
+            return read_trailing_index(stream, self._base)
+        finally:
+            stream.seek(here)
+
+    def positions(self) -> Iterator[tuple[int, Record]]:
+        """``(offset, record)`` for each record read: the offset is where the record starts, or
+        earlier when skipped bytes came before it."""
+        records = iter(self)
+        while True:
+            offset = self.position
+            record = next(records, None)
+            if record is None:
+                return
+            yield offset, record
+
+    def _restart(self, offset: int) -> None:
+        assert self._base is not None
+        self._stream.seek(self._base + offset)
+        self._source.consumed = 0
+        self._unpacker = _stream_unpacker(self._source)
+        self._origin = offset
+
     def _resync(self, offset: int, reason: str, truncated: bool) -> bool:
         """Log the damage at ``offset`` and go on at the next whole record; False at the end."""
         if self._base is None:  # not seekable: reading stops at the damage
@@ -380,11 +464,30 @@ class RecordingReader:
         if truncated:
             reason = "a damaged length (the record would run past the end of the file)"
         self.damage.add(Damage(offset, self.records_read, reason, False, resumed, lost))
-        seek(self._base + resumed)
-        self._source.consumed = 0
-        self._unpacker = _stream_unpacker(self._source)
-        self._origin = resumed
+        self._restart(resumed)
         return True
+
+
+def _index_record(frame: Any) -> RecordingIndex:
+    """The index frame's record (:class:`_Damage` when its checksum or fields do not hold)."""
+    _, body = _unframe(frame)
+    try:
+        return RecordingIndex.from_fields(_unpack_body(body))[0]
+    except ValueError as exc:
+        raise _Damage(f"bad index record: {exc}") from None
+
+
+def recording_index(reader: RecordingReader) -> RecordingIndex:
+    """The index of a freshly opened reader's file: its trailing index, else rebuilt by reading
+    every record once (the reader is then used up)."""
+    found = reader.trailing_index()
+    if found is not None:
+        return found
+    return build_index(
+        (offset, record.t_ns)
+        for offset, record in reader.positions()
+        if type(record) is not Summary  # as the writer: the records before the index
+    )
 
 
 def _position(stream: BinaryIO | IO[bytes]) -> int | None:

@@ -96,7 +96,7 @@ class RecordingOutput:
         if self._stream is not None:
             return
         self._stream = create_partial(self.path, force=self.force)
-        self._writer = RecordingWriter(self._stream)
+        self._writer = RecordingWriter(self._stream, index=True)
         self._guarded(self._writer.start, self._header)
         pending, self._pending = self._pending, []
         for record in pending:
