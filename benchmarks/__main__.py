@@ -8,6 +8,7 @@ BENCHMARKS: list[str] = [
     "plugin_start",
     "recorder",
     "recording_io",
+    "replay_start",
     "server_parking",
     "server_throughput",
     "server_timing",

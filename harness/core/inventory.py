@@ -72,6 +72,8 @@ class Inventory:
     tail: TailDamage | None = None
     damage: DamageLog = dataclasses.field(default_factory=DamageLog)
     """Every damaged stretch the reader skipped (``tail`` is the one running to the end)."""
+    _classified_payload: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
+    _classified: FrameInfo | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def duration_ns(self) -> int:
@@ -108,6 +110,13 @@ class Inventory:
         elif isinstance(record, Summary):
             self.summary = record
 
+    def classify(self, payload: bytes) -> FrameInfo | None:
+        """:func:`classify_frame`, answered from the frame :meth:`add` just classified when it
+        is the same payload (one pass feeds both: each frame is classified once)."""
+        if payload is self._classified_payload:
+            return self._classified
+        return classify_frame(payload)
+
     def _connection(self, conn_id: int) -> ConnectionInfo:
         return self.connections.setdefault(conn_id, ConnectionInfo())
 
@@ -118,7 +127,8 @@ class Inventory:
         if not record.is_text:
             self.replies["(binary)"] += 1
             return
-        info = classify_frame(record.payload)
+        info = self._classified = classify_frame(record.payload)
+        self._classified_payload = record.payload
         if info is None:
             self.replies["(not a JSON object)"] += 1
         elif info.is_event:
@@ -131,7 +141,7 @@ def take_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read ``path`` once and count what it holds (see :class:`Inventory`)."""
     with open_reader(path) as reader:
         inventory = Inventory(reader.header, size_bytes=os.path.getsize(path))
-        feed = Feed.from_records(inventory.observe(reader))
+        feed = Feed.from_records(inventory.observe(reader), inventory.classify)
         inventory.distinct_events = Counter(event_key(frame.info) for frame in feed.frames)
         inventory.skipped = dict(reader.skipped)
         inventory.tail = reader.tail

@@ -11,13 +11,14 @@ replayed, and :attr:`LoadedRecording.damage` says what was lost so the caller ca
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.damage import DamageLog, TailDamage
-from harness.core.profile import BehaviourProfile, learn_from_recording
+from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile, ProfileLearner
 from harness.core.recording import open_reader
-from harness.core.records import Header
+from harness.core.records import Header, Record
 from harness.core.schedule import Feed
 
 
@@ -41,7 +42,16 @@ class LoadedRecording:
 
 def load_recording(path: str | os.PathLike[str]) -> LoadedRecording:
     """Read ``path`` and prepare it for replay (see the module docstring)."""
-    with open_reader(path) as reader:
-        records = list(reader)
-    feed, profile = Feed.from_records(records), learn_from_recording(records)
+    learner = ProfileLearner()
+    with open_reader(path) as reader:  # one pass; no list of every record
+        feed = Feed.from_records(_taught(reader, learner))
+    profile = learner.apply(DEFAULT_PROFILE)
     return LoadedRecording(Path(path), reader.header, feed, profile, reader.tail, reader.damage)
+
+
+def _taught(records: Iterable[Record], learner: ProfileLearner) -> Iterator[Record]:
+    """The records, each shown to ``learner`` on its way."""
+    feed = learner.feed
+    for record in records:
+        feed(record)
+        yield record

@@ -177,14 +177,16 @@ def learn_from_recording(
     code and reason of a server close that follows a ``TOKEN_EXPIRED`` error.  The first
     occurrence wins.  Tokens, times and limits are never taken from the recording.
     """
-    learner = _Learner()
+    learner = ProfileLearner()
     for record in records:
         learner.feed(record)
     return learner.apply(base)
 
 
-class _Learner:
-    """Collects what the recording shows, one record at a time (constant memory per connection)."""
+class ProfileLearner:
+    """Collects what the recording shows, one record at a time (constant memory per connection):
+    :func:`learn_from_recording` in steps, for a caller that reads the records once for several
+    purposes (:mod:`harness.core.loading`)."""
 
     def __init__(self) -> None:
         self.errors: dict[str, str] = {}
@@ -199,11 +201,13 @@ class _Learner:
         if isinstance(record, HttpExchange):
             self._http(record)
         elif isinstance(record, WsMessage):
-            obj = _json_object(record.payload) if record.is_text else None
             if record.direction is Direction.CLIENT_TO_SERVER:
+                obj = _json_object(record.payload) if record.is_text else None
                 self._last_command[record.conn_id] = obj or {}
-            elif obj is not None:
-                self._server_frame(record.conn_id, obj)
+            elif record.is_text and _may_teach(record.payload):
+                obj = _json_object(record.payload)
+                if obj is not None:
+                    self._server_frame(record.conn_id, obj)
         elif isinstance(record, WsClose):
             self._close(record)
 
@@ -266,6 +270,14 @@ class _Learner:
             if learned is not None and "{param}" not in current.message:
                 changes[name] = dataclasses.replace(current, message=learned)
         return dataclasses.replace(base, **changes)
+
+
+def _may_teach(payload: bytes) -> bool:
+    """Could this server frame have a ``message`` string (all :meth:`_server_frame` learns
+    from)?  Without the bytes ``message`` and without a ``\\u`` escape (which could spell
+    them) its JSON has no such key: the parse is skipped, the result is the same.  Event
+    frames, nearly all of a recording, are skipped so."""
+    return b"message" in payload or b"\\u" in payload
 
 
 def _json_object(payload: bytes) -> dict[str, Any] | None:

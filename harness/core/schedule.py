@@ -22,7 +22,7 @@ import bisect
 import math
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from harness.core.protocol import FrameInfo, Subscribe, classify_frame, parse_command
@@ -58,9 +58,17 @@ class Feed:
     duration_ns: int
 
     @classmethod
-    def from_records(cls, records: Iterable[Record]) -> Feed:
-        """Build the feed from a recording's records (any order; sorted by time here)."""
+    def from_records(
+        cls,
+        records: Iterable[Record],
+        classify: Callable[[bytes], FrameInfo | None] = classify_frame,
+    ) -> Feed:
+        """Build the feed from a recording's records (any order; sorted by time here).
+
+        ``classify``: :func:`~harness.core.protocol.classify_frame`, or one that answers the
+        same (a caller that classified the frame already, as ``info`` does)."""
         events: list[tuple[int, bytes, FrameInfo]] = []
+        infos: dict[FrameInfo, FrameInfo] = {}  # one object per distinct value: far fewer
         first_subscribe: int | None = None
         last_t = 0
         for record in records:
@@ -73,9 +81,9 @@ class Feed:
                 ):
                     first_subscribe = record.t_ns
                 continue
-            info = classify_frame(record.payload)
+            info = classify(record.payload)
             if info is not None and info.is_event:
-                events.append((record.t_ns, record.payload, info))
+                events.append((record.t_ns, record.payload, infos.setdefault(info, info)))
         events.sort(key=lambda event: event[0])
         events = _drop_duplicates(events)
         start = first_subscribe if first_subscribe is not None else (events[0][0] if events else 0)

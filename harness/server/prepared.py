@@ -1,14 +1,16 @@
-"""A feed prepared for fast replay: wire bytes built once, routes interned, batches joined.
+"""A feed prepared for fast replay: routes interned, wire bytes cached, batches joined.
 
-:class:`PreparedFeed` builds every recorded frame's wire bytes once and interns its
-:class:`FrameInfo` to a small integer, so a delivery costs one cached dict lookup and one list
-append per subscriber; at ``--speed max`` whole lap batches are joined once and shared by every
-timeline and subscriber.
+:class:`PreparedFeed` interns every recorded frame's :class:`FrameInfo` to a small integer and
+builds its wire bytes when it is sent (the latest :data:`WIRE_CACHE` kept, not every frame's:
+a copy of the whole feed would double the server's memory), so a delivery costs two cached
+lookups and one list append per subscriber; at ``--speed max`` whole lap batches are joined
+once and shared by every timeline and subscriber.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from harness.core.protocol import ECHO_CHANNELS, FrameInfo, Topic
 from harness.core.schedule import Feed, FeedFrame, ReplayOptions, iter_schedule
 from harness.server.frames import text_frame
+
+WIRE_CACHE = 4096
+"""Wire bytes of the most recently sent frames kept by a :class:`PreparedFeed`."""
 
 BATCH_FRAMES = 256
 BATCH_BYTES = 64 * 1024
@@ -35,15 +40,18 @@ class Batch:
 
 
 class PreparedFeed:
-    """A feed with each frame's wire bytes built once and its routing kind interned."""
+    """A feed with each frame's routing kind interned and its wire bytes built when sent."""
 
     def __init__(self, feed: Feed) -> None:
         self.feed = feed
         routes: dict[FrameInfo, int] = {}
-        self._by_id: dict[int, tuple[bytes, int]] = {}
-        for frame in feed.frames:
-            route = routes.setdefault(frame.info, len(routes))
-            self._by_id[id(frame)] = (text_frame(frame.payload), route)
+        self._routes: dict[int, int] = {
+            id(frame): routes.setdefault(frame.info, len(routes)) for frame in feed.frames
+        }
+        # Wire bytes on demand, the latest few kept: timelines (one per token) send the same
+        # frames at about the same time.  lru_cache is thread safe (pytest plugin servers), and
+        # a payload's hash is computed once per bytes object.
+        self._text_frame = functools.lru_cache(maxsize=WIRE_CACHE)(text_frame)
         self.route_infos: tuple[FrameInfo, ...] = tuple(routes)
         self._batches: dict[ReplayOptions, tuple[Batch, ...]] = {}
         self.echo_topics: frozenset[Topic] = frozenset(
@@ -54,7 +62,7 @@ class PreparedFeed:
 
     def wire(self, frame: FeedFrame) -> tuple[bytes, int]:
         """``(wire bytes, route id)`` of a frame of this feed."""
-        return self._by_id[id(frame)]
+        return self._text_frame(frame.payload), self._routes[id(frame)]
 
     def schedule(self, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
         return iter_schedule(self.feed, options)
@@ -71,7 +79,7 @@ class PreparedFeed:
         pending: list[tuple[bytes, int, int]] = []
         size = 0
         for _, frame in iter_schedule(self.feed, lap):
-            wire, route = self._by_id[id(frame)]
+            wire, route = text_frame(frame.payload), self._routes[id(frame)]
             pending.append((wire, route, frame.offset_ns))
             size += len(wire)
             if len(pending) >= BATCH_FRAMES or size >= BATCH_BYTES:

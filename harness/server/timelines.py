@@ -11,12 +11,12 @@ costs nothing (issue 8: 100 timelines left behind took a server to 100 % CPU).  
 resumes where the feed is now (:meth:`~harness.core.schedule.ScheduleCursor.seek`, no stepping
 through the frames in between); at ``--speed max`` it resumes where it paused.
 
-Design for throughput: :class:`PreparedFeed` builds every recorded frame's wire bytes once and
-interns its :class:`FrameInfo` to a small integer, so a delivery costs one cached dict lookup and
-one list append per subscriber (:mod:`harness.server.prepared`).  Timing: due times come from
-the schedule (absolute positions in the recording) mapped to the clock by the timeline's
-:class:`~harness.core.player.Transport`, whose anchor moves only at a start, pause, resume, seek
-or speed change, so nothing drifts.
+Design for throughput: :class:`PreparedFeed` interns each recorded frame's :class:`FrameInfo`
+to a small integer and caches the wire bytes of the frames being sent, so a delivery costs two
+cached lookups and one list append per subscriber (:mod:`harness.server.prepared`).  Timing:
+due times come from the schedule (absolute positions in the recording) mapped to the clock by
+the timeline's :class:`~harness.core.player.Transport`, whose anchor moves only at a start,
+pause, resume, seek or speed change, so nothing drifts.
 
 Player services (:mod:`harness.server.player`): a paused timeline parks like an idle one and
 costs nothing; ``play_next`` sends the next frames itself; a seek or a speed change wakes the

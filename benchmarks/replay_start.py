@@ -1,0 +1,158 @@
+"""Recordings of any size: replay start time and memory, ``harness info`` time, index seek.
+
+Issue 12.  For N MAIN frames (written with :func:`open_writer` and an index, as the recorder
+writes them) this measures, as a user runs them: ``harness replay FILE --speed max`` until it
+is ready (its ready file written) and its resident memory then; ``harness info FILE``; and a
+reader's jump to the middle of the file by the index (the trailing one, and one rebuilt for a
+file that has none), against reading every record before the middle.  Each figure is printed
+with its growth per tenfold N, so what grows with the file shows at once.
+
+N = 10k, 100k and 1M (quick: 1k and 10k).  ``HARNESS_BENCH_HUGE=1`` adds 10M, generated into a
+temporary folder and removed (several minutes, ~3.6 GB of disk, and as much memory as the
+replay then takes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks._clients import REPO_ROOT, mock_command, serve, write_main_recording
+from harness.core.recording import RecordingReader, open_reader, recording_index
+
+FULL_SIZES = (10_000, 100_000, 1_000_000)
+HUGE_SIZE = 10_000_000
+QUICK_SIZES = (1_000, 10_000)
+GAP_NS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class StartRow:
+    """Figures for one recording of ``frames`` MAIN events."""
+
+    frames: int
+    file_bytes: int
+    ready_s: float
+    rss_bytes: int
+    info_s: float
+    seek_index_s: float
+    seek_rebuilt_s: float
+    seek_scan_s: float
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _info_s(path: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "harness", "info", str(path)],
+        cwd=REPO_ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def _seek_s(path: Path, target_ns: int, *, rebuild: bool) -> float:
+    """Open, find the index (the file's, or rebuilt), jump, read the first record at target."""
+    start = time.perf_counter()
+    with open_reader(path) as probe:
+        index = recording_index(probe) if not rebuild else recording_index(_without_trailing(probe))
+    with open_reader(path) as reader:
+        reader.start_at_time(target_ns, index)
+        next(record for record in reader if record.t_ns >= target_ns)
+    return time.perf_counter() - start
+
+
+def _without_trailing(reader: RecordingReader) -> RecordingReader:
+    reader.trailing_index = lambda: None  # type: ignore[method-assign]
+    return reader
+
+
+def _scan_s(path: Path, target_ns: int) -> float:
+    """Reading every record up to the target: what a seek costs without an index."""
+    start = time.perf_counter()
+    with open_reader(path) as reader:
+        next(record for record in reader if record.t_ns >= target_ns)
+    return time.perf_counter() - start
+
+
+def measure(frames: int, scratch: Path) -> StartRow:
+    path = scratch / f"main-{frames}.msgpack"
+    write_main_recording(path, frames, GAP_NS, index=True)
+    try:
+        start = time.perf_counter()
+        with serve(mock_command(path, "max"), scratch, f"replay-{frames}") as server:
+            ready_s = time.perf_counter() - start
+            rss = _rss_bytes(server.pid)
+        middle = frames // 2 * GAP_NS
+        return StartRow(
+            frames=frames,
+            file_bytes=path.stat().st_size,
+            ready_s=ready_s,
+            rss_bytes=rss,
+            info_s=_info_s(path),
+            seek_index_s=_seek_s(path, middle, rebuild=False),
+            seek_rebuilt_s=_seek_s(path, middle, rebuild=True),
+            seek_scan_s=_scan_s(path, middle),
+        )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def run(*, quick: bool = False) -> list[StartRow]:
+    sizes = QUICK_SIZES if quick else FULL_SIZES
+    if not quick and os.environ.get("HARNESS_BENCH_HUGE") == "1":
+        sizes = (*sizes, HUGE_SIZE)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        print("replay_start: harness replay --speed max, harness info, reader seek to the middle")
+        print(
+            f"  {'frames':>10} {'file MiB':>9} {'ready s':>8} {'RSS MiB':>8} {'info s':>7}"
+            f" {'seek idx s':>10} {'seek rebuilt s':>14} {'scan s':>7}"
+        )
+        for frames in sizes:
+            row = measure(frames, Path(tmp))
+            rows.append(row)
+            print(
+                f"  {row.frames:>10,} {row.file_bytes / 2**20:>9.1f} {row.ready_s:>8.2f}"
+                f" {row.rss_bytes / 2**20:>8.0f} {row.info_s:>7.2f} {row.seek_index_s:>10.4f}"
+                f" {row.seek_rebuilt_s:>14.2f} {row.seek_scan_s:>7.2f}",
+                flush=True,
+            )
+    _report_growth(rows)
+    return rows
+
+
+def _report_growth(rows: list[StartRow]) -> None:
+    """Each figure's factor from one size to the next (10x the frames: 10 = linear)."""
+    for small, big in itertools.pairwise(rows):
+        factor = big.frames / small.frames
+
+        def grow(a: float, b: float) -> str:
+            return f"{b / a:5.1f}x" if a > 0 else "   - "
+
+        print(
+            f"  growth {small.frames:,} -> {big.frames:,} ({factor:g}x frames):"
+            f" ready {grow(small.ready_s, big.ready_s)},"
+            f" RSS {grow(small.rss_bytes, big.rss_bytes)},"
+            f" info {grow(small.info_s, big.info_s)},"
+            f" seek idx {grow(small.seek_index_s, big.seek_index_s)},"
+            f" scan {grow(small.seek_scan_s, big.seek_scan_s)}"
+        )
