@@ -1,4 +1,5 @@
-"""The recording toolbox: ``verify``, ``recover``, ``export``, ``import``, ``cut``, ``filter``.
+"""The recording toolbox: ``verify``, ``recover``, ``export``, ``import``, ``cut``, ``filter``,
+``merge``.
 
 Thin wiring over :mod:`harness.core.verify` and :mod:`harness.core.transform`: parse, call, print.
 Every command streams its input; every output goes through :mod:`harness.core.safe_output`
@@ -16,6 +17,7 @@ from harness.cli._options import output_option
 from harness.core.damage import DamageLog
 from harness.core.durations import parse_duration
 from harness.core.jsonl import export_recording, import_recording
+from harness.core.merge import merge_recordings
 from harness.core.protocol import Channel
 from harness.core.records import Record
 from harness.core.selection import FrameFilter, cut_records, filter_records
@@ -182,6 +184,31 @@ def filter_command(file: str, output: str, force: bool, channels: tuple[str, ...
     _warn_damage("filter", file, report.damage)
 
 
+@click.command("merge")
+@click.argument("files", nargs=-1, required=True)
+@output_option("Recording to write: every record of every FILE on one timeline.")
+@click.option(
+    "--concat", is_flag=True, help="One after another, in the order given (default: by start time)."
+)
+def merge_command(files: tuple[str, ...], output: str, force: bool, concat: bool) -> None:
+    """Write one recording of several FILES: aligned by wall-clock start, or --concat.
+
+    Connection ids are renumbered so none collide; every record is kept, so the result
+    replays.  Pieces of one cut session are put back together as that session.
+    """
+    report = merge_recordings(files, output, concat=concat, force=force)
+    pieces = sum(item.continues for item in report.inputs)
+    how = "interleaved by time" if report.interleaved else "one after another"
+    joined = f"; {pieces} continued the session before" if pieces else ""
+    click.echo(
+        f"harness merge: wrote {output}: {report.records_written:,} records from"
+        f" {len(files)} recordings ({how}{joined})",
+        err=True,
+    )
+    for item in report.inputs:
+        _warn_damage("merge", item.path, item.damage)
+
+
 def _written(command: str, output: str, written: int, read: int) -> None:
     click.echo(f"harness {command}: wrote {output}: {written:,} of {read:,} records", err=True)
 
@@ -201,4 +228,5 @@ COMMANDS: list[click.Command] = [
     import_command,
     cut_command,
     filter_command,
+    merge_command,
 ]

@@ -69,8 +69,13 @@ def _reply_topic(record: WsMessage) -> Topic | None:
 # --------------------------------------------------------------------------- cut
 
 
-class _Context:
-    """What a replay of the window needs from before it, in file order."""
+class CutContext:
+    """What a replay of a window needs from before it, in file order.
+
+    Fed every record before the window (:meth:`add`); :meth:`records` is what ``cut`` carries
+    into the window.  ``merge`` uses it too, to recognise that carried context when two pieces
+    of one cut session are put back together.
+    """
 
     def __init__(self) -> None:
         self._seq = 0
@@ -139,7 +144,7 @@ def cut_records(
 ) -> Iterator[Record]:
     """The records of the window ``[start_ns, end_ns)``, with the context before it (see above)."""
     start = start_ns or 0
-    context: _Context | None = _Context() if start > 0 else None
+    context: CutContext | None = CutContext() if start > 0 else None
     last_ns = 0
     for record in records:
         last_ns = max(last_ns, record.t_ns)
