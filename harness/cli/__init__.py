@@ -16,6 +16,7 @@ import click
 from harness._version import __version__
 from harness.errors import HarnessError, UsageError
 
+from . import compare as _compare
 from . import inspect as _inspect
 from . import record as _record
 from . import redact as _redact
@@ -37,6 +38,7 @@ for _command in (
     *_replay.COMMANDS,
     *_synth.COMMANDS,
     *_toolbox.COMMANDS,
+    *_compare.COMMANDS,
 ):
     cli.add_command(_command)
 
