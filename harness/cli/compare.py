@@ -1,7 +1,8 @@
-"""``harness check`` and ``harness diff``: drift against the docs, and between two recordings.
+"""``harness check``, ``harness diff`` and ``harness report``: compare and look at recordings.
 
-Thin wiring over :mod:`harness.core.check` and :mod:`harness.core.drift`: parse, call, print.
-Exit 0 when nothing deviates, 1 otherwise; ``--json`` prints one JSON object instead.
+Thin wiring over :mod:`harness.core.check`, :mod:`harness.core.drift` and
+:mod:`harness.core.report_html`: parse, call, print.  ``check`` and ``diff`` exit 0 when
+nothing deviates, 1 otherwise; ``--json`` prints one JSON object instead.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import json
 
 import click
 
+from harness.cli._options import output_option
 from harness.core.check import CheckReport, check_recording
 from harness.core.drift import DiffReport, diff_recordings
+from harness.core.report_html import write_report
 
 MAX_SHOWN = 50
 """Findings printed without ``--json`` (the JSON form lists them all)."""
@@ -92,4 +95,19 @@ def _diff_lines(report: DiffReport) -> list[str]:
     return lines
 
 
-COMMANDS: list[click.Command] = [check_command, diff_command]
+@click.command("report")
+@click.argument("file")
+@output_option("HTML page to write (self-contained: views offline, runs no script).")
+def report_command(file: str, output: str, force: bool) -> None:
+    """Write one HTML page picturing FILE: summary, connections, rates, a timeline per match."""
+    result = write_report(file, output, force=force)
+    click.echo(
+        f"harness report: wrote {output}: {result.bytes_written:,} bytes,"
+        f" {result.rows:,} match/channel rows",
+        err=True,
+    )
+    if result.damage:
+        click.echo(f"harness report: warning: {file}: {result.damage.describe()}", err=True)
+
+
+COMMANDS: list[click.Command] = [check_command, diff_command, report_command]
