@@ -12,6 +12,7 @@ import json
 import click
 
 from harness.cli._options import output_option
+from harness.cli._progress import with_progress
 from harness.core.check import CheckReport, check_recording
 from harness.core.drift import DiffReport, diff_recordings
 from harness.core.report_html import write_report
@@ -27,6 +28,7 @@ def _plural(count: int, word: str) -> str:
 @click.command("check")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with every finding.")
+@with_progress("check")
 def check_command(file: str, as_json: bool) -> int:
     """Compare FILE's live traffic with the documented protocol.
 
@@ -66,6 +68,7 @@ def _warn_damage(file: str, report: CheckReport) -> None:
 @click.argument("a")
 @click.argument("b")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with every drift.")
+@with_progress("diff")
 def diff_command(a: str, b: str, as_json: bool) -> int:
     """Show how the feed drifted from recording A to recording B.
 
@@ -98,6 +101,7 @@ def _diff_lines(report: DiffReport) -> list[str]:
 @click.command("report")
 @click.argument("file")
 @output_option("HTML page to write (self-contained: views offline, runs no script).")
+@with_progress("report")
 def report_command(file: str, output: str, force: bool) -> None:
     """Write one HTML page picturing FILE: summary, connections, rates, a timeline per match."""
     result = write_report(file, output, force=force)

@@ -53,6 +53,7 @@ from ._framing import (
 )
 from ._resync import find_next_frame
 from .damage import Damage, DamageLog, TailDamage
+from .progress import watched
 from .records import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -401,7 +402,7 @@ def open_input(
     """``name`` opened for reading; a missing, unreadable or folder path raises ``error`` with
     one line naming the problem (every reader's rule: no ``OSError`` traceback)."""
     try:
-        return open(name, "rb")
+        return watched(open(name, "rb"), name)
     except FileNotFoundError:
         raise error("no such file", path=name) from None
     except IsADirectoryError:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from harness.core.documented import DOCUMENTED_SHAPES
 from harness.core.durations import format_duration
 from harness.core.protocol import (
     Channel,
@@ -203,6 +204,24 @@ class FrameFilter:
         if info.is_event:
             return self.keeps_event(info)
         return info.topic is None or self.involves(info.topic)
+
+
+def known_event_types() -> frozenset[str]:
+    """Every event type the documented protocol has (section 8), on any channel."""
+    return frozenset(
+        key.partition("/")[2] for key in DOCUMENTED_SHAPES if not key.startswith("reply/")
+    )
+
+
+def check_event_types(types: Iterable[str]) -> None:
+    """Refuse an event type the protocol does not know (a typo would silently keep nothing)."""
+    known = known_event_types()
+    unknown = [name for name in types if name not in known]
+    if unknown:
+        raise UsageError(
+            f"--type {unknown[0]!r} is not an event type of the protocol"
+            f" (one of {', '.join(sorted(known))})"
+        )
 
 
 def filter_records(records: Iterable[Record], criteria: FrameFilter) -> Iterator[Record]:

@@ -174,6 +174,7 @@ def test_cut_and_filter_write_smaller_recordings_that_verify(
         (["cut", "--start", "1h", "--end", "30m"], "--end must be after --start"),
         (["cut", "--start", "soon"], "--start: invalid duration"),
         (["filter", "--channel", "NOPE"], "'NOPE' is not one of"),
+        (["filter", "--type", "gaol"], "--type 'gaol' is not an event type of the protocol"),
         (["cut", "--start", "5h"], "--start 5h00m00s is past the end of the recording"),
     ],
 )
