@@ -31,10 +31,10 @@ from picows import (
 )
 
 from harness.core.envelopes import compact_json
+from harness.core.mock.ws_session import WsSession
 from harness.core.protocol import Channel
 from harness.core.recording import read_recording
 from harness.core.schedule import Feed
-from harness.core.session import WsSession
 
 
 class FeedSender(WSListener):

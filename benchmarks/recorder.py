@@ -28,13 +28,14 @@ from harness.core.protocol import Topic
 from harness.core.recording import open_writer
 from harness.core.records import Header
 from harness.core.redact import Redactor
-from harness.recorder.session import LiveRecorder, RecorderOptions
+from harness.recorder.live import LiveRecorder, RecorderOptions
 from harness.recorder.tee import Tee
 
 API_TOKEN = "bench-api-token-0123456789"
 WARMUP_S = 0.3
 SERVER_SCRIPT = """
 import sys, trio
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.recording import read_recording
 from harness.core.schedule import Feed, ReplayOptions
 from harness.recordings import default_recording_path
@@ -42,8 +43,8 @@ from harness.server import ServerConfig, open_mock_server
 
 async def main():
     _, records, _ = read_recording(default_recording_path())
-    config = ServerConfig(api_token=sys.argv[1], max_connections=4,
-                          replay=ReplayOptions(speed=None, loop=True))
+    config = ServerConfig(api_token=sys.argv[1], replay=ReplayOptions(speed=None, loop=True),
+                          profile=DEFAULT_PROFILE.with_limits(max_connections=4))
     async with open_mock_server(Feed.from_records(records), config) as server:
         print(server.base_url, flush=True)
         await trio.to_thread.run_sync(sys.stdin.read)

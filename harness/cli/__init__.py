@@ -17,6 +17,7 @@ from harness._version import __version__
 from harness.errors import HarnessError, UsageError
 
 from . import compare as _compare
+from . import fuzz as _fuzz
 from . import inspect as _inspect
 from . import record as _record
 from . import redact as _redact
@@ -32,6 +33,7 @@ def cli() -> None:
 
 
 for _command in (
+    *_fuzz.COMMANDS,
     *_inspect.COMMANDS,
     *_record.COMMANDS,
     *_redact.COMMANDS,

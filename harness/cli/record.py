@@ -33,15 +33,15 @@ from harness.core.redact import Redactor
 from harness.core.safe_output import check_output
 from harness.errors import HarnessError, RecorderError, UsageError
 from harness.recorder.credentials import RAPIDAPI_ENV, api_token_from_env
+from harness.recorder.live import LiveRecorder, RecorderOptions, RecordResult
 from harness.recorder.output import RecordingOutput, redacting_output
 from harness.recorder.proxy import DEFAULT_PROXY_PORT, ProxyOptions, ProxyRecorder
-from harness.recorder.rest import (
+from harness.recorder.rest_client import (
     DIRECT_API_BASE,
     RAPIDAPI_BASE,
     default_api_base,
     normalise_api_base,
 )
-from harness.recorder.session import LiveRecorder, RecorderOptions, RecordResult
 from harness.recorder.status import StatusMode, choose_mode, run_status
 from harness.recorder.tee import LiveStats, Tee
 

@@ -8,9 +8,10 @@ import shlex
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import trio
@@ -20,7 +21,7 @@ from harness.cli._signals import StopSignals
 from harness.core.durations import format_duration, parse_duration
 from harness.core.loading import load_recording
 from harness.core.player import parse_speed
-from harness.core.profile import DEFAULT_PROFILE
+from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.protocol import (
     ECHO_CHANNELS,
     PLAN_CHANNELS,
@@ -46,13 +47,18 @@ DEMO_TOKEN = "demo"
 TOKEN_PLACEHOLDER = "<token from /v1/ws/new>"
 STATUS_INTERVAL_TTY_S = 0.25
 STATUS_INTERVAL_PLAIN_S = 10.0
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
-    path: Path
+class Loaded:
+    """What to serve: the banner's first line, the feed and the server's configuration."""
+
+    title: str
     feed: Feed
     config: ServerConfig
+    command: str = "harness replay"
+    """Who speaks on stderr (``harness replay: stopping ...``)."""
 
 
 def _option_duration(name: str, text: str) -> float:
@@ -78,6 +84,63 @@ def _short_duration(seconds: float) -> str:
     return f"{seconds / 60:g}m" if seconds % 60 == 0 else f"{seconds:g}s"
 
 
+def server_options(function: F) -> F:
+    """The options of every command that serves a feed through the mock (``replay``,
+    ``fuzz``), declared once: where it listens, the plan and tokens, the ready file, the
+    control API, shutdown and status.  Read them with :func:`server_config`."""
+    options = [
+        click.option(
+            "--host", metavar="H", default="127.0.0.1", show_default=True,
+            help="Address to listen on.",
+        ),
+        click.option(
+            "--port", metavar="P", default=DEFAULT_PORT, show_default=True, envvar=PORT_ENVVAR,
+            show_envvar=True, type=PORT,
+            help="Port to listen on (0: any free port; read it from the banner or --ready-file).",
+        ),
+        click.option(
+            "--ttl", metavar="D", default=_short_duration(DEFAULT_PROFILE.token_ttl_s),
+            show_default=True, help="WebSocket token lifetime; wall clock, not scaled by --speed.",
+        ),
+        click.option(
+            "--plan", type=_PlanChoice([p.value for p in Plan]),
+            default=DEFAULT_PROFILE.default_plan.value, show_default=True,
+            help="Plan of every API token: its channels, and whether /v1/ws/new is allowed.",
+        ),
+        click.option(
+            "--api-token", metavar="T", default=None,
+            help="Accept only this API token.  [default: any non-empty token]",
+        ),
+        click.option(
+            "--loop", is_flag=True, help="Start again at the end (replay: from --start-at)."
+        ),
+        click.option("--broadcast", is_flag=True, help="One shared timeline for every token."),
+        click.option(
+            "--rebase-time", is_flag=True, help="Rewrite each frame's ts to the time it is sent."
+        ),
+        click.option("--tls", is_flag=True, help="Serve https:// and wss:// with a throwaway CA."),
+        click.option(
+            "--ready-file", metavar="F", type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the connection details as JSON once listening; removed on exit.",
+        ),
+        click.option(
+            "--shutdown-grace", metavar="D", default=_short_duration(SHUTDOWN_GRACE_S),
+            show_default=True,
+            help="On Ctrl-C/SIGTERM: how long clients get to answer the 1001 close before they"
+            " are cut (a second Ctrl-C cuts at once).",
+        ),
+        click.option(
+            "--control", is_flag=True,
+            help="Serve the HTTP control API under /_harness/ on the same port (push, pause,"
+            " seek, journal, ...; see the README).",
+        ),
+        click.option("--quiet", is_flag=True, help="No status line."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @click.command("replay")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -87,40 +150,7 @@ def _short_duration(seconds: float) -> str:
     show_default=True,
     help="Time factor (10 = ten times faster), or 'max': as fast as each client reads.",
 )
-@click.option(
-    "--host", metavar="H", default="127.0.0.1", show_default=True, help="Address to listen on."
-)
-@click.option(
-    "--port",
-    metavar="P",
-    default=DEFAULT_PORT,
-    show_default=True,
-    envvar=PORT_ENVVAR,
-    show_envvar=True,
-    type=PORT,
-    help="Port to listen on (0: any free port; read it from the banner or --ready-file).",
-)
-@click.option(
-    "--ttl",
-    metavar="D",
-    default=_short_duration(DEFAULT_PROFILE.token_ttl_s),
-    show_default=True,
-    help="WebSocket token lifetime; wall clock, not scaled by --speed.",
-)
-@click.option(
-    "--plan",
-    type=_PlanChoice([p.value for p in Plan]),
-    default=DEFAULT_PROFILE.default_plan.value,
-    show_default=True,
-    help="Plan of every API token: its channels, and whether /v1/ws/new is allowed.",
-)
-@click.option(
-    "--api-token",
-    metavar="T",
-    default=None,
-    help="Accept only this API token.  [default: any non-empty token]",
-)
-@click.option("--loop", is_flag=True, help="Start again from --start-at at the end.")
+@server_options
 @click.option("--start-at", metavar="D", default="0s", show_default=True, help="Skip this far in.")
 @click.option(
     "--max-gap",
@@ -128,30 +158,6 @@ def _short_duration(seconds: float) -> str:
     default=None,
     help="Cut every lull longer than D to D (recording time; not with --speed max).",
 )
-@click.option("--broadcast", is_flag=True, help="One shared timeline for every token.")
-@click.option("--rebase-time", is_flag=True, help="Rewrite each frame's ts to the time it is sent.")
-@click.option("--tls", is_flag=True, help="Serve https:// and wss:// with a throwaway CA.")
-@click.option(
-    "--ready-file",
-    metavar="F",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the connection details as JSON once listening; removed on exit.",
-)
-@click.option(
-    "--shutdown-grace",
-    metavar="D",
-    default=_short_duration(SHUTDOWN_GRACE_S),
-    show_default=True,
-    help="On Ctrl-C/SIGTERM: how long clients get to answer the 1001 close before they are"
-    " cut (a second Ctrl-C cuts at once).",
-)
-@click.option(
-    "--control",
-    is_flag=True,
-    help="Serve the HTTP control API under /_harness/ on the same port (push, pause, seek,"
-    " journal, ...; see the README).",
-)
-@click.option("--quiet", is_flag=True, help="No status line.")
 def replay_command(file: Path | None, **options: Any) -> None:
     """Replay FILE (default: the bundled synthetic recording) to any client.
 
@@ -159,16 +165,31 @@ def replay_command(file: Path | None, **options: Any) -> None:
     service; point your client's API base URL at the printed address.  Durations (D) take
     90s, 25m, 2h, 1h30m or plain seconds.
     """
-    ready_file: Path | None = options["ready_file"]
-    if ready_file is not None:
-        _check_ready_folder(ready_file)
     if options["max_gap"] is not None and options["speed"].strip().lower() == "max":
         raise UsageError("--max-gap has no effect with --speed max (nothing waits); drop one")
-    loaded = _load(file, options)
+    check_ready_file(options)
+    serve(_load(file, options), options)
+
+
+def check_ready_file(options: dict[str, Any]) -> None:
+    """Refuse a ready file that could not be written, before anything starts."""
+    if options["ready_file"] is not None:
+        _check_ready_folder(options["ready_file"])
+
+
+def serve(
+    loaded: Loaded,
+    options: dict[str, Any],
+    on_stopped: Callable[[MockServer], None] | None = None,
+) -> None:
+    """Serve ``loaded`` until Ctrl-C or SIGTERM (see :func:`_serve`); then ``on_stopped``
+    (still in the server's trio run, its stats readable).  A port that cannot be listened on
+    is one usage error; the ready file is removed on every exit."""
+    ready_file: Path | None = options["ready_file"]
     try:
         stop_signals = StopSignals()
         with stop_signals.ignored_outside():
-            trio.run(_serve, loaded, options, stop_signals)
+            trio.run(_serve, loaded, options, stop_signals, on_stopped)
     except OSError as exc:
         hint = "; --port 0 (or HARNESS_PORT=0) picks a free port" if options["port"] else ""
         raise UsageError(
@@ -179,7 +200,7 @@ def replay_command(file: Path | None, **options: Any) -> None:
             _remove_ready_file(ready_file)
 
 
-def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
+def _load(file: Path | None, options: dict[str, Any]) -> Loaded:
     recording = load_recording(file if file is not None else default_recording_path())
     warning = recording.tail_warning()
     if warning is not None:
@@ -191,23 +212,40 @@ def _load(file: Path | None, options: dict[str, Any]) -> _Loaded:
         loop=options["loop"],
         rebase_time=options["rebase_time"],
     )
-    config = ServerConfig(
+    config = server_config(options, replay, recording.profile)
+    speed = "max" if replay.speed is None else f"{replay.speed:g}x"
+    title = (
+        f"harness replay: {recording.path} ({len(recording.feed.frames)} event frames,"
+        f" {format_duration(recording.feed.duration_ns / 1e9)}) at {speed}"
+    )
+    return Loaded(title, recording.feed, config)
+
+
+def server_config(
+    options: dict[str, Any], replay: ReplayOptions, profile: BehaviourProfile
+) -> ServerConfig:
+    """The mock's configuration from :func:`server_options`' values."""
+    return ServerConfig(
         host=options["host"],
         port=options["port"],
-        ttl_s=parse_duration(options["ttl"]),
-        plan=Plan(options["plan"]),
         api_token=options["api_token"],
         tls=options["tls"],
-        profile=recording.profile,
+        profile=profile.with_limits(
+            ttl_s=parse_duration(options["ttl"]), plan=Plan(options["plan"])
+        ),
         replay=replay,
         broadcast=options["broadcast"],
         shutdown_grace_s=_option_duration("--shutdown-grace", options["shutdown_grace"]),
         control=options["control"],
     )
-    return _Loaded(recording.path, recording.feed, config)
 
 
-async def _serve(loaded: _Loaded, options: dict[str, Any], stop_signals: StopSignals) -> None:
+async def _serve(
+    loaded: Loaded,
+    options: dict[str, Any],
+    stop_signals: StopSignals,
+    on_stopped: Callable[[MockServer], None] | None,
+) -> None:
     """Serve until SIGINT (Ctrl-C) or SIGTERM, then close every client with 1001 and stop."""
     with stop_signals.receiver() as signals:
         async with open_mock_server(loaded.feed, loaded.config) as server:
@@ -223,11 +261,13 @@ async def _serve(loaded: _Loaded, options: dict[str, Any], stop_signals: StopSig
             count = len(server.connections())
             name = signal.Signals(signum).name
             click.echo(
-                f"\nharness replay: stopping ({name}): closing {plural(count, 'connection')}",
+                f"\n{loaded.command}: stopping ({name}): closing {plural(count, 'connection')}",
                 err=True,
             )
             report = await _shut_down(server, signals)
-    click.echo(f"harness replay: stopped ({report.closed} closed, {report.cut} cut)", err=True)
+            if on_stopped is not None:
+                on_stopped(server)
+    click.echo(f"{loaded.command}: stopped ({report.closed} closed, {report.cut} cut)", err=True)
 
 
 async def _shut_down(server: MockServer, signals: StopSignals) -> ShutdownReport:
@@ -245,7 +285,7 @@ async def _shut_down(server: MockServer, signals: StopSignals) -> ShutdownReport
     return report
 
 
-def connection_details(server: MockServer, loaded: _Loaded) -> dict[str, Any]:
+def connection_details(server: MockServer, loaded: Loaded) -> dict[str, Any]:
     """What a client needs: URLs, a token to use, the plan and its limits, what to send.
 
     ``ws_url`` is the bare WebSocket address (kept for scripts); connecting needs the token that
@@ -256,7 +296,8 @@ def connection_details(server: MockServer, loaded: _Loaded) -> dict[str, Any]:
     token = config.api_token or DEMO_TOKEN
     url = f"{server.base_url}/v1/ws/new/?t={token}"
     curl = ["curl", "--cacert", str(server.ca_path), url] if server.ca_path else ["curl", url]
-    plan = config.effective_plan
+    limits = config.profile
+    plan = limits.default_plan
     channels = [channel.value for channel in Channel if channel in PLAN_CHANNELS[plan]]
     subscribe = _suggested_subscription(loaded.feed, plan)
     return {
@@ -272,9 +313,9 @@ def connection_details(server: MockServer, loaded: _Loaded) -> dict[str, Any]:
         "subscribe": encode_command(Subscribe(subscribe)) if subscribe else None,
         "plan": plan.value,
         "allowed_channels": channels,
-        "max_connections": config.effective_max_connections,
-        "max_subscribe_per_connection": config.effective_max_subscribe,
-        "ttl_s": config.effective_ttl_s,
+        "max_connections": limits.max_connections,
+        "max_subscribe_per_connection": limits.max_subscribe_per_connection,
+        "ttl_s": limits.token_ttl_s,
         "control_url": server.control_url,
     }
 
@@ -301,7 +342,7 @@ def _suggested_subscription(feed: Feed, plan: Plan) -> Topic | None:
     return Topic(fallback, Scope.ALL) if fallback else None
 
 
-def _banner_lines(loaded: _Loaded, details: dict[str, Any]) -> list[str]:
+def _banner_lines(loaded: Loaded, details: dict[str, Any]) -> list[str]:
     config = loaded.config
     any_token = "" if config.api_token else "   (any non-empty token is accepted)"
     lines = [
@@ -339,12 +380,9 @@ def _plan_lines(details: dict[str, Any]) -> list[str]:
     ]
 
 
-def _print_banner(loaded: _Loaded, details: dict[str, Any]) -> None:
-    feed, replay = loaded.feed, loaded.config.replay
-    speed = "max" if replay.speed is None else f"{replay.speed:g}x"
+def _print_banner(loaded: Loaded, details: dict[str, Any]) -> None:
     lines = [
-        f"harness replay: {loaded.path} ({len(feed.frames)} event frames,"
-        f" {format_duration(feed.duration_ns / 1e9)}) at {speed}",
+        loaded.title,
         *_banner_lines(loaded, details),
         "  Ctrl-C stops (clients get a 1001 close).",
     ]
@@ -353,7 +391,6 @@ def _print_banner(loaded: _Loaded, details: dict[str, Any]) -> None:
 
 
 def _check_ready_folder(path: Path) -> None:
-    """Refuse a ready file that could not be written, before anything starts."""
     folder = path.parent
     if path.is_dir():
         raise UsageError(f"--ready-file {path}: is a directory")

@@ -17,9 +17,9 @@ from typing import Any, TypeAlias
 
 from harness.core.durations import parse_duration
 from harness.core.envelopes import compact_json, error_envelope
+from harness.core.mock.token_table import ApiTokenState
 from harness.core.player import parse_speed
 from harness.core.protocol import Plan
-from harness.core.tokens import ApiTokenState
 from harness.errors import UsageError
 
 CONTROL_PREFIX = "/_harness/"
@@ -112,6 +112,16 @@ class SetSpeed:
 
 
 @dataclass(frozen=True, slots=True)
+class Play:
+    """``POST /_harness/play``: serve these frames as the feed (``MockServer.play``)."""
+
+    frames: tuple[bytes, ...]
+    offsets_s: tuple[float, ...] | None = None
+    speed: float | None = None
+    close_when_delivered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ReadJournal:
     since: int = 0
 
@@ -137,6 +147,7 @@ ControlCommand: TypeAlias = (
     | PlayNext
     | Seek
     | SetSpeed
+    | Play
     | ReadJournal
     | ReadStats
     | Reset
@@ -161,7 +172,10 @@ def parse_control(
         message = f"{method} {path} is not allowed: use {wanted}"
         return ControlError(405, _BAD_REQUEST_CODE, message)
     try:
-        fields = _query_fields(query) if wanted == "GET" else _body_fields(body)
+        if wanted == "GET":
+            fields = _query_fields(query)
+        else:
+            fields = _body_fields(body, frames_list=name == "play")
         return parse(_Fields(fields, body))
     except (_Bad, UsageError) as exc:
         return ControlError(400, _BAD_REQUEST_CODE, f"{method} {path}: {exc}")
@@ -204,15 +218,18 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _body_fields(body: bytes) -> dict[str, Any]:
+def _body_fields(body: bytes, *, frames_list: bool = False) -> dict[str, Any]:
+    """The body's JSON object (``frames_list``: a bare JSON list is ``{"frames": list}``)."""
     if not body.strip():
         return {}
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _Bad(f"body is not JSON ({exc})") from None
+    if frames_list and isinstance(value, list):
+        return {"frames": value}
     if not isinstance(value, dict):
-        raise _Bad("body must be a JSON object")
+        raise _Bad("body must be a JSON object" + (" or a list of frames" if frames_list else ""))
     return value
 
 
@@ -301,6 +318,30 @@ def _speed(fields: _Fields) -> SetSpeed:
     return SetSpeed(parse_speed(str(speed)))
 
 
+def _play(fields: _Fields) -> Play:
+    """Frames as JSON objects (sent as compact JSON) or strings (sent as they are)."""
+    fields.only("frames", "offsets_s", "speed", "close_when_delivered")
+    frames = fields.need("frames", list)
+    data = []
+    for index, frame in enumerate(frames):
+        if not isinstance(frame, dict | str):
+            raise _Bad(f"frame {index} must be an object or a string, got {json.dumps(frame)}")
+        data.append(frame.encode() if isinstance(frame, str) else compact_json(frame))
+    offsets = fields.get("offsets_s", list)
+    if offsets is not None and (
+        len(offsets) != len(frames)
+        or not all(_is(o, (int, float)) and math.isfinite(o) and o >= 0 for o in offsets)
+    ):
+        raise _Bad("offsets_s must be one number of seconds >= 0 per frame")
+    speed = fields.get("speed", (int, float, str), "max")
+    return Play(
+        tuple(data),
+        None if offsets is None else tuple(float(o) for o in offsets),
+        parse_speed(str(speed)),
+        fields.get("close_when_delivered", bool, False),
+    )
+
+
 def _journal(fields: _Fields) -> ReadJournal:
     fields.only("since")
     since = fields.get("since", str, "0")
@@ -320,6 +361,7 @@ _ENDPOINTS: dict[str, tuple[str, Callable[[_Fields], ControlCommand]]] = {
     "play-next": ("POST", _play_next),
     "seek": ("POST", _seek),
     "speed": ("POST", _speed),
+    "play": ("POST", _play),
     "journal": ("GET", _journal),
     "stats": ("GET", _empty(ReadStats)),
     "reset": ("POST", _empty(Reset)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from harness.core.envelopes import (
 )
 from harness.core.protocol import Plan
 from harness.core.records import Direction, HttpExchange, Initiator, Record, WsClose, WsMessage
+from harness.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,36 @@ class BehaviourProfile:
 
     cors_allow_origin: str = "*"
     """Section 12 "Browsers": "every REST response carries ``Access-Control-Allow-Origin: *``"."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.token_ttl_s) and self.token_ttl_s > 0):
+            raise UsageError(f"token TTL must be > 0 seconds, got {self.token_ttl_s!r}")
+        for name in ("max_connections", "max_subscribe_per_connection", "hourly_quota"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UsageError(f"{name.replace('_', '-')} must be >= 0, got {value}")
+
+    def with_limits(
+        self,
+        *,
+        ttl_s: float | None = None,
+        plan: Plan | None = None,
+        max_connections: int | None = None,
+        max_subscribe_per_connection: int | None = None,
+        hourly_quota: int | None = None,
+    ) -> BehaviourProfile:
+        """This profile with the limits that are given (``None``: keep this profile's).
+
+        The one way callers (the CLI, the plugin, tests) set a server's limits: every token it
+        issues carries them (:class:`harness.core.mock.token_table.WsToken`)."""
+        changes: dict[str, Any] = {
+            "token_ttl_s": ttl_s,
+            "default_plan": plan,
+            "max_connections": max_connections,
+            "max_subscribe_per_connection": max_subscribe_per_connection,
+            "hourly_quota": hourly_quota,
+        }
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def message(self, code: str, **values: object) -> str:
         """The message for error ``code``, template filled with ``values``."""

@@ -3,7 +3,7 @@
 What a client receives must not depend on how quickly it sends its subscriptions (a client that
 subscribes to several topics one after the other receives every recorded frame of each, in
 recorded order, at any speed).  Two rules give that, both plain values and functions here; the
-server (:mod:`harness.server.feed`) only sleeps and sends.
+server (:mod:`harness.server.timelines`) only sleeps and sends.
 
 - :class:`SettleWindow`: a token's timeline starts once its subscriptions have been unchanged
   for ``subscription_settle_s`` (profile, default 50 ms), but at most

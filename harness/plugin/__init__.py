@@ -22,15 +22,18 @@ from harness.plugin.options import (
     MARKER_HELP,
     Settings,
     add_options,
+    recordings_dir,
     resolve,
     server_config,
 )
 from harness.plugin.report import SECTION, Tracked, check_strict, journal_section, track
 from harness.plugin.state import STATE, PluginState, tracked_server
+from harness.plugin.streams import save_stream
 from harness.server.mock import MockServer, open_mock_server
 
 __all__ = [
     "SoccerServer",
+    "save_stream",
     "soccer_server",
     "soccer_server_factory",
     "soccer_server_session",
@@ -99,9 +102,11 @@ def _settings(
 
 def _open(request: pytest.FixtureRequest, settings: Settings, name: str) -> SoccerServer:
     try:
-        return _state(request).open(request.node, settings, name)
+        server = _state(request).open(request.node, settings, name)
     except HarnessError as exc:
         raise _failure(exc) from None
+    server.recordings_dir = recordings_dir(request.config)
+    return server
 
 
 def _close(server: SoccerServer) -> None:
@@ -152,6 +157,7 @@ def soccer_server_session(request: pytest.FixtureRequest) -> SoccerServer:
         except HarnessError as exc:
             raise _failure(exc) from None
         state.session_server = state.open(None, settings, "soccer_server_session")
+        state.session_server.recordings_dir = recordings_dir(request.config)
         state.session_settings = settings
     return state.session_server
 
@@ -195,16 +201,16 @@ async def trio_soccer_server(
     (async control API; ``trio.testing.MockClock`` drives replay timing and token expiry)."""
     settings, loaded, config = _soccer_trio_setup
     async with open_mock_server(loaded.feed, config) as server:
-        track(request.node, _tracked_mock(server, loaded.feed, settings))
+        track(request.node, _tracked_mock(server, settings))
         yield server
 
 
-def _tracked_mock(server: MockServer, feed: Any, settings: Settings) -> Tracked:
+def _tracked_mock(server: MockServer, settings: Settings) -> Tracked:
     return Tracked(
         name=f"trio_soccer_server ({server.base_url}, {settings.recording.name})",
         journal=lambda: list(server.journal),
         stats=lambda: server.stats,
-        feed=feed,
+        feed=lambda: server.feed,
         replay=server.config.replay,
         strict=settings.strict,
     )

@@ -12,11 +12,16 @@ client keeps running.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.core.tokens import ApiTokenState
+from harness.core.mock.token_table import ApiTokenState
+from harness.core.schedule import Feed
+from harness.core.stream import Frame, frames_feed
+from harness.errors import HarnessError
 from harness.plugin.threaded import RunningServer, ServerThread
 from harness.server.config import ServerStats
 from harness.server.journal import JournalEntry
@@ -44,6 +49,11 @@ class SoccerServer:
         self.api_token = api_token
         self.recording = recording
         self.closed = False
+        self.recordings_dir: Path | None = None
+        """Where :meth:`serving` saves a failing stream given by name (the fixtures set it to
+        the plugin's recordings folder, where the ``soccer_recording`` marker finds it)."""
+        self.played: Feed | None = None
+        """The feed of the last :meth:`play` (None: the recording; :meth:`reset` returns to it)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.api_base} recording={self.recording.name}>"
@@ -102,6 +112,60 @@ class SoccerServer:
 
     def reset(self) -> None:
         self._call("reset")
+        self.played = None
+
+    def play(
+        self,
+        frames: Iterable[Frame],
+        *,
+        speed: float | str | None = "max",
+        close_when_delivered: bool = False,
+    ) -> int:
+        """Serve ``frames`` (dicts, str or UTF-8 bytes, or ``StreamFrame``) as the feed instead
+        of the recording, on fresh timelines (``MockServer.play``); returns how many."""
+        given = list(frames)
+        feed = frames_feed(given)  # bad frames are refused here, in both modes
+        count = int(
+            self._call("play", given, speed=speed, close_when_delivered=close_when_delivered)
+        )
+        self.played = feed
+        return count
+
+    @contextlib.contextmanager
+    def serving(
+        self,
+        frames: Iterable[Frame],
+        *,
+        speed: float | str | None = "max",
+        save_failure: str | os.PathLike[str] | None = None,
+    ) -> Iterator[SoccerServer]:
+        """For one hypothesis example: :meth:`reset` (nothing left from the example before:
+        function fixtures are not reset between examples), then :meth:`play` the frames and
+        close every connection once they are delivered, so a consumer that reads until the
+        close has read them all.  When the block raises and ``save_failure`` names a file (a
+        name is in the recordings folder), the frames are saved there as a recording
+        (:func:`~harness.plugin.streams.save_stream`) and the error says so; hypothesis runs
+        the smallest failing example last, so the file holds the shrunk stream."""
+        from harness.plugin.streams import losses_note, save_stream
+
+        given = list(frames)
+        self.reset()
+        self.play(given, speed=speed, close_when_delivered=True)
+        try:
+            yield self
+        except Exception as exc:
+            if save_failure is not None:
+                try:
+                    path = save_stream(given, save_failure, recordings_dir=self.recordings_dir)
+                except HarnessError as problem:
+                    exc.add_note(f"soccer-ws-harness: failing stream not saved: {problem}")
+                else:
+                    exc.add_note(
+                        f"soccer-ws-harness: the failing stream ({len(given)} frames) is saved"
+                        f" as {path}{losses_note(given)}; replay it in a regression test with"
+                        f" @pytest.mark.soccer_recording({str(path)!r})"
+                    )
+            raise
 
     def wait_for_subscription(self, topic: Any, timeout: float = 5) -> Any:
         return self._call("wait_for_subscription", topic, timeout=timeout)

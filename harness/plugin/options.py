@@ -272,13 +272,15 @@ def server_config(options: Mapping[str, Any], profile: BehaviourProfile) -> Serv
         raise UsageError("max_gap has no effect with speed max (nothing waits); drop one")
     plan = options.get("plan")
     ttl = options.get("ttl")
-    return ServerConfig(
+    limits = profile.with_limits(
         ttl_s=None if ttl is None else _seconds(ttl),
         plan=None if plan is None else _plan(plan),
         max_connections=options.get("max_connections"),
         max_subscribe_per_connection=options.get("max_subscribe_per_connection"),
+    )
+    return ServerConfig(
         api_token=options.get("api_token"),
-        profile=profile,
+        profile=limits,
         replay=replay,
         broadcast=bool(options.get("broadcast", False)),
         shutdown_grace_s=SHUTDOWN_GRACE_S,

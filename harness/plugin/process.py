@@ -26,6 +26,7 @@ import httpx
 
 import harness
 import harness.errors
+from harness.core.stream import Frame, StreamFrame, TimedFrame, frame_bytes, timed_frames
 from harness.errors import HarnessError, UsageError, WaitTimeout
 from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import DEFAULT_API_TOKEN, SHUTDOWN_GRACE_S
@@ -196,6 +197,24 @@ class ProcessSoccerServer(SoccerServer):
     def _do_reset(self) -> None:
         self._post("reset")
 
+    def _do_play(
+        self,
+        frames: list[Frame],
+        speed: float | str | None = "max",
+        close_when_delivered: bool = False,
+    ) -> int:
+        """``POST play``: objects stay JSON (the server writes them as compact JSON, as thread
+        mode does), text and bytes go as strings, offsets beside them."""
+        body: dict[str, Any] = {
+            "frames": [_json_frame(frame) for frame in frames],
+            "speed": "max" if speed is None else speed,
+            "close_when_delivered": close_when_delivered,
+        }
+        if any(isinstance(frame, StreamFrame | TimedFrame) for frame in frames):
+            offsets = [offset / 1e9 for offset, _ in timed_frames(frames)]
+            body["offsets_s"] = offsets
+        return int(self._post("play", body)["frames"])
+
     def _do_wait_for_subscription(self, topic: Any, timeout: float = 5) -> JournalEntry:
         key = str(getattr(topic, "key", topic))
         wanted = f'"topicKey":"{key}"'
@@ -257,6 +276,14 @@ class ProcessSoccerServer(SoccerServer):
                 self._process.kill()
                 self._process.wait(STOP_TIMEOUT_S)
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _json_frame(frame: Frame) -> dict[str, Any] | str:
+    if isinstance(frame, StreamFrame):
+        return frame.event
+    if isinstance(frame, dict):
+        return frame
+    return frame_bytes(frame).decode()
 
 
 def _entry(item: Mapping[str, Any]) -> JournalEntry:

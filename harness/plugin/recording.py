@@ -29,7 +29,7 @@ from harness.plugin.threaded import STOP_TIMEOUT_S, ServerThread
 from harness.recorder.credentials import upstream_credentials
 from harness.recorder.output import RecordingOutput, redacting_output
 from harness.recorder.proxy import ProxyOptions, ProxyRecorder
-from harness.recorder.rest import default_api_base, normalise_api_base
+from harness.recorder.rest_client import default_api_base, normalise_api_base
 from harness.recorder.tee import Tee
 from harness.server.config import ServerStats
 from harness.server.journal import JournalEntry

@@ -28,7 +28,8 @@ class Tracked:
     name: str
     journal: Callable[[], list[JournalEntry]]
     stats: Callable[[], ServerStats]
-    feed: Feed
+    feed: Callable[[], Feed | None]
+    """The feed served at the end (the recording's, or the last ``play``'s)."""
     replay: ReplayOptions
     strict: bool
 
@@ -50,10 +51,17 @@ def check_strict(item: pytest.Item) -> None:
         f"{server.name}: {problem}"
         for server in tracked(item)
         if server.strict
-        for problem in strict_problems(server.feed, server.replay, server.journal(), server.stats())
+        for problem in _problems(server)
     ]
     if lines:
         pytest.fail("soccer-ws-harness strict mode:\n  " + "\n  ".join(lines), pytrace=False)
+
+
+def _problems(server: Tracked) -> list[str]:
+    feed = server.feed()
+    if feed is None:
+        return []
+    return strict_problems(feed, server.replay, server.journal(), server.stats())
 
 
 def journal_section(item: pytest.Item) -> str | None:

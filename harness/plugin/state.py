@@ -82,7 +82,7 @@ def tracked_server(
         name=f"{name} ({server.api_base}, {loaded.path.name})",
         journal=lambda: server.journal,
         stats=lambda: server.stats,
-        feed=loaded.feed,
+        feed=lambda: server.played or loaded.feed,
         replay=config.replay,
         strict=settings.strict,
     )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from harness.errors import RecorderError
 from harness.recorder.connection import LinkTiming
+from harness.recorder.live import LiveRecorder, RecorderOptions, RecordResult
 from harness.recorder.proxy import ProxyOptions, ProxyRecorder
-from harness.recorder.session import LiveRecorder, RecorderOptions, RecordResult
 from harness.recorder.tee import LiveStats, Tee
 
 __all__ = [

@@ -48,7 +48,7 @@ from harness.recorder.policy import (
     needs_new_token,
 )
 from harness.recorder.tee import Tee
-from harness.recorder.tokens import TokenKeeper, wait_or_stop
+from harness.recorder.token_keeper import TokenKeeper, wait_or_stop
 
 CONNECT_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0

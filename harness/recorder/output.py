@@ -17,14 +17,15 @@ Policy (``harness record``; the file rules are :mod:`harness.core.safe_output`):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from harness.core.recording import RecordingWriter
 from harness.core.records import Header, Record
 from harness.core.redact import Redactor
 from harness.core.safe_output import commit, create_partial, discard, partial_path
+from harness.core.stream import stream_records
 from harness.errors import RecorderError
 from harness.recorder.tee import Tee
 
@@ -40,6 +41,31 @@ def redacting_output(
     redactor = Redactor(secrets)
     output = RecordingOutput(path, redactor.scrub_header(header), force=force)
     return output, Tee(output, redactor)
+
+
+def write_stream(
+    path: str | os.PathLike[str],
+    frames: Sequence[tuple[int, bytes]],
+    *,
+    tool: tuple[str, str],
+    created_at: str,
+    source: Mapping[str, Any],
+    force: bool,
+    end_ns: int | None = None,
+) -> None:
+    """Write ``(offset_ns, payload)`` frames as a recording that ``harness replay`` plays
+    (:func:`~harness.core.stream.stream_records`), by the same rules as a live session's file:
+    redacted, through ``FILE.partial`` renamed into place, an existing FILE refused unless
+    ``force``.  ``tool`` is the header's tool name and version.  Raises the write error."""
+    header = Header(created_at, *tool, {"synthetic": True, **source})
+    output, tee = redacting_output(path, header, [], force=force)
+    output.start()
+    records = stream_records(frames, end_ns=end_ns)
+    for record in records:
+        tee.add(record)
+    output.close(t_ns=records[-1].t_ns)
+    if output.error is not None:
+        raise output.error
 
 
 class RecordingOutput:

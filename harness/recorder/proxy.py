@@ -9,7 +9,6 @@ replay reproduces what the client saw, and the client never holds a real secret.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import ssl
@@ -29,18 +28,19 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
-from harness.core.envelopes import MISSING_PARAM, WRONG_PARAM, compact_json
+from harness.core.envelopes import MISSING_PARAM, compact_json
+from harness.core.mock.rest_api import RestResponse
 from harness.core.protocol import classify_frame, error_envelope
 from harness.core.records import Direction, HttpExchange, Initiator, NoteKind, WsClose, WsOpen
 from harness.core.redact import API_PLACEHOLDER
-from harness.recorder.proxy_http import (
-    HEAD_TIMEOUT_S,
-    BadRequest,
-    IncomingRequest,
+from harness.net.http import (
+    REQUEST_TIMEOUT_S,
+    HttpRequest,
     PrefixedStream,
-    read_request,
-    send_response,
+    replayed_head,
+    serve_http,
 )
+from harness.recorder.live import RecordResult, StoppableRecorder
 from harness.recorder.proxy_rules import (
     ClientScrubber,
     TokenMap,
@@ -52,8 +52,7 @@ from harness.recorder.proxy_rules import (
     upstream_headers,
     upstream_target,
 )
-from harness.recorder.rest import HTTP_TIMEOUT_S, RAPIDAPI_HOST, recorded_exchange
-from harness.recorder.session import RecordResult, StoppableRecorder
+from harness.recorder.rest_client import HTTP_TIMEOUT_S, RAPIDAPI_HOST, recorded_exchange
 from harness.recorder.tee import Tee
 
 DEFAULT_PROXY_PORT = 8765
@@ -63,10 +62,7 @@ STOP_GRACE_S = 10.0
 ABNORMAL_CLOSURE = 1006
 UPSTREAM_LOST = 1011  # what the client is told when the upstream stream broke without a close
 _CLIENT_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed)
-_JSON = [("content-type", "application/json")]
-BAD_REQUEST = WRONG_PARAM
-"""A request the proxy cannot parse: 400, code 7, ``Wrong request param`` (section 2.4 row)."""
-BAD_REQUEST_BODY = BAD_REQUEST.body("request")
+_JSON = (("content-type", "application/json"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,56 +135,56 @@ class ProxyRecorder(StoppableRecorder):
             await self._relays_closed.wait()
 
     async def _handle(self, client: httpx.AsyncClient, stream: trio.SocketStream) -> None:
-        """Serve one client connection; nothing that happens on it may stop the proxy.
+        """Serve one client connection through the shared front door; nothing that happens on it
+        may stop the proxy.
 
-        A bad request is answered 400 (the REST envelope) and noted; a client that vanished is
-        noted (``client-gone``); anything else is noted as an ``error``.  The proxy goes on.
+        A bad request is answered 400 (the REST envelope) and noted (``bad-request``); a client
+        that vanished before its answer is noted (``client-gone``); anything else is noted as an
+        ``error``.  The proxy goes on.
         """
         try:
-            await self._serve_connection(client, stream)
-        except BadRequest as exc:
-            await self._refuse_bad_request(stream, str(exc))
+            await serve_http(
+                stream,
+                partial(self._forward_rest, client),
+                self._upgrade,
+                on_bad_request=self._note_bad_request,
+                on_client_gone=self._note_client_gone,
+                keep_alive=False,  # one answer per connection, as before: simplest for clients
+            )
         except Exception as exc:  # one connection must never end the recording
             if _is_client_gone(exc):
-                self.tee.note(NoteKind.CLIENT_GONE, "the client left before the answer", _why(exc))
+                self._note_client_gone(exc)
             else:
                 self.tee.note(NoteKind.ERROR, f"proxy connection failed: {_describe(exc)}")
         finally:
             await trio.aclose_forcefully(stream)
 
-    async def _serve_connection(self, client: httpx.AsyncClient, stream: trio.SocketStream) -> None:
-        request = await read_request(stream)
-        if request is None:
-            return
-        if request.is_upgrade:
-            async with trio.open_nursery() as nursery:
-                prefixed = PrefixedStream(stream, request.raw_head)
-                with trio.fail_after(HEAD_TIMEOUT_S):
-                    ws_request = await wrap_server_stream(nursery, prefixed)
-                await self._relay(ws_request)
-                nursery.cancel_scope.cancel()
-        else:
-            await self._forward_rest(client, stream, request)
+    async def _upgrade(
+        self, request: HttpRequest, stream: trio.abc.Stream, trailing: bytes
+    ) -> None:
+        """Hand the handshake to trio-websocket, which reads it again, and relay the socket."""
+        async with trio.open_nursery() as nursery:
+            prefixed = PrefixedStream(stream, replayed_head(request, trailing))
+            with trio.fail_after(REQUEST_TIMEOUT_S):
+                ws_request = await wrap_server_stream(nursery, prefixed)
+            await self._relay(ws_request)
+            nursery.cancel_scope.cancel()
 
-    async def _refuse_bad_request(self, stream: trio.SocketStream, reason: str) -> None:
+    def _note_bad_request(self, reason: str) -> None:
         self.tee.note(
             NoteKind.BAD_REQUEST, "refused a malformed client request", {"reason": reason}
         )
-        with contextlib.suppress(*_CLIENT_GONE):  # a client that did not wait: noted already
-            await send_response(
-                stream, BAD_REQUEST.http_status, _JSON, _json_bytes(BAD_REQUEST_BODY)
-            )
 
-    async def _forward_rest(
-        self, client: httpx.AsyncClient, stream: trio.SocketStream, request: IncomingRequest
-    ) -> None:
+    def _note_client_gone(self, exc: BaseException) -> None:
+        self.tee.note(NoteKind.CLIENT_GONE, "the client left before the answer", _why(exc))
+
+    async def _forward_rest(self, client: httpx.AsyncClient, request: HttpRequest) -> RestResponse:
         """Forward with the real credentials, record, answer the client (local WS tokens, no
         spelling of the real token).  A request without any token is answered here, 400 code 1,
         as the service would: forwarding it with the real token would hide the client's bug."""
         own = client_token(request.target, request.headers)
         if own is None and request.method != "OPTIONS":  # a CORS preflight carries no token
-            await self._refuse_missing_token(stream, request)
-            return
+            return self._refuse_missing_token(request)
         options, token = self.options, self._api_token
         url = upstream_target(
             request.target, api_base=options.api_base, api_token=token, rapidapi=options.rapidapi
@@ -202,18 +198,15 @@ class ProxyRecorder(StoppableRecorder):
         answer = await recorded_exchange(client, self.tee, outgoing)
         if answer.error is not None:
             envelope = error_envelope(502, 6, "Upstream unreachable")
-            await send_response(stream, 502, _JSON, _json_bytes(envelope))
-            return
+            return RestResponse(502, _JSON, _json_bytes(envelope))
         body = answer.body
         if answer.status == 200 and is_token_path(request.target):
             ws_base = self.base_url.replace("http://", "ws://", 1)
             body = rewrite_token_body(body, self._tokens, ws_base=ws_base)
         headers = self._scrub.headers(client_response_headers(answer.headers), own)
-        await send_response(stream, answer.status, headers, self._scrub.data(body, own))
+        return RestResponse(answer.status, tuple(headers), self._scrub.data(body, own))
 
-    async def _refuse_missing_token(
-        self, stream: trio.SocketStream, request: IncomingRequest
-    ) -> None:
+    def _refuse_missing_token(self, request: HttpRequest) -> RestResponse:
         """Answer and record the documented 400 code 1 (``Missing t param``) locally."""
         body = _json_bytes(MISSING_PARAM.body("t"))
         # rapidapi=True: the URL as it would go upstream, without any ``t``
@@ -229,13 +222,13 @@ class ProxyRecorder(StoppableRecorder):
                 MISSING_PARAM.http_status,
                 body,
                 sent,
-                tuple(_JSON),
+                _JSON,
             )
         )
         self.tee.note(
             NoteKind.PROXY, "answered locally: the client request carried no token", {"url": url}
         )
-        await send_response(stream, MISSING_PARAM.http_status, _JSON, body)
+        return RestResponse(MISSING_PARAM.http_status, _JSON, body)
 
     async def _relay(self, ws_request: WebSocketRequest) -> None:
         local = local_token_of(ws_request.path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
-from harness.core.protocol import Plan
 from harness.core.schedule import ReplayOptions
 from harness.errors import UsageError
 from harness.server.journal import DEFAULT_JOURNAL_SIZE
@@ -18,18 +17,17 @@ SHUTDOWN_GRACE_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """How to run the mock.  ``None`` limits come from ``profile`` (section 12 defaults: TTL
-    25 min, plan MEGA, 2 connections, 2 subscriptions per connection, unlimited quota), so every
-    decision keeps living in one place and the CLI passes only what the user set."""
+    """How to run the mock: where it listens, who may use it, what it replays and how it stops.
+
+    How the service behaves (texts, codes and the limits of section 12: TTL, plan, connections,
+    subscriptions, quota) is the ``profile``'s alone: set limits with
+    :meth:`BehaviourProfile.with_limits`, e.g. ``ServerConfig(profile=DEFAULT_PROFILE.with_limits(
+    ttl_s=3))``.  ``api_token``: only this API token is accepted (None: any non-empty one).
+    """
 
     host: str = "127.0.0.1"
     port: int = 0
-    ttl_s: float | None = None
-    plan: Plan | None = None
-    max_connections: int | None = None
-    max_subscribe_per_connection: int | None = None
     api_token: str | None = None
-    hourly_quota: int | None = None
     tls: bool = False
     profile: BehaviourProfile = DEFAULT_PROFILE
     replay: ReplayOptions = field(default_factory=ReplayOptions)
@@ -43,38 +41,12 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise UsageError(f"port must be 0..65535, got {self.port}")
-        for name in ("max_connections", "max_subscribe_per_connection", "hourly_quota"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise UsageError(f"{name.replace('_', '-')} must be >= 0, got {value}")
         if self.api_token == "":
             raise UsageError("--api-token must not be empty")
         if not 0 <= self.shutdown_grace_s < float("inf"):
             raise UsageError(f"shutdown grace must be >= 0 s, got {self.shutdown_grace_s}")
         if self.journal_size < 1:
             raise UsageError(f"journal size must be >= 1, got {self.journal_size}")
-
-    @property
-    def effective_ttl_s(self) -> float:
-        return self.ttl_s if self.ttl_s is not None else self.profile.token_ttl_s
-
-    @property
-    def effective_plan(self) -> Plan:
-        return self.plan if self.plan is not None else self.profile.default_plan
-
-    @property
-    def effective_max_connections(self) -> int:
-        value = self.max_connections
-        return value if value is not None else self.profile.max_connections
-
-    @property
-    def effective_max_subscribe(self) -> int:
-        value = self.max_subscribe_per_connection
-        return value if value is not None else self.profile.max_subscribe_per_connection
-
-    @property
-    def effective_hourly_quota(self) -> int | None:
-        return self.hourly_quota if self.hourly_quota is not None else self.profile.hourly_quota
 
 
 @dataclass(frozen=True, slots=True)

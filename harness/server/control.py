@@ -19,6 +19,7 @@ from harness.core.control import (
     ExpireToken,
     Pause,
     Pings,
+    Play,
     PlayNext,
     Push,
     ReadJournal,
@@ -31,11 +32,12 @@ from harness.core.control import (
     parse_control,
 )
 from harness.core.envelopes import compact_json
-from harness.core.rest import RestResponse
-from harness.core.tokens import ApiTokenState
+from harness.core.mock.rest_api import RestResponse
+from harness.core.mock.token_table import ApiTokenState
+from harness.core.stream import Frame, TimedFrame
 from harness.errors import UsageError
+from harness.net.http import HttpRequest
 from harness.server.config import ServerStats
-from harness.server.http import HttpRequest
 from harness.server.journal import Journal
 
 _HEADERS = (("Content-Type", "application/json; charset=utf-8"),)
@@ -62,6 +64,9 @@ class MockServer(Protocol):
     def play_next(self, n: int = 1) -> int: ...
     def seek(self, t_s: float) -> None: ...
     def set_speed(self, speed: float | None) -> None: ...
+    def play(
+        self, frames: list[Frame], *, speed: float | None = None, close_when_delivered: bool = False
+    ) -> int: ...
     async def reset(self) -> None: ...
 
 
@@ -98,6 +103,13 @@ async def run_command(server: MockServer, command: ControlCommand) -> dict[str, 
             return {"closed": closed}
         case Pause() | Resume() | PlayNext() | Seek() | SetSpeed():
             return _player(server, command)
+        case Play(frames, offsets, speed, close):
+            timed: list[Frame] = (
+                list(frames)
+                if offsets is None
+                else [TimedFrame(o, f) for o, f in zip(offsets, frames, strict=True)]
+            )
+            return {"frames": server.play(timed, speed=speed, close_when_delivered=close)}
         case ReadJournal(since):
             return _journal(server, since)
         case ReadStats():

@@ -25,23 +25,23 @@ from wsproto.utilities import RemoteProtocolError
 
 from harness.core.control import CONTROL_PREFIX, is_control_path
 from harness.core.envelopes import WRONG_PARAM, compact_json
+from harness.core.mock.rest_api import RestApi, RestResponse
+from harness.core.mock.token_table import ApiTokenState, TokenTable, WsToken
+from harness.core.mock.ws_session import WsSession
 from harness.core.protocol import ECHO_CHANNELS, Topic, classify_frame
-from harness.core.rest import RestApi, RestResponse
 from harness.core.schedule import Feed, iter_schedule
-from harness.core.session import WsSession
-from harness.core.tokens import ApiTokenState, TokenTable, WsToken
+from harness.net.http import HttpRequest, http_date, serve_http, upgrade_problem
+from harness.server.client import ClientConnection
 from harness.server.clock import ServerClock
 from harness.server.config import ServerConfig, ServerStats
-from harness.server.connection import WsConnection
 from harness.server.control import handle_control
-from harness.server.feed import Timeline
 from harness.server.frames import text_frame
-from harness.server.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.journal import Journal, shorten
 from harness.server.player_state import PlayerState
 from harness.server.prepared import shared_prepared_feed
 from harness.server.services import BROADCAST, PlayerServices
 from harness.server.shutdown import ShutdownReport, close_for_shutdown, shut_down
+from harness.server.timelines import Timeline
 from harness.server.tls import ServerTls, throwaway_tls
 
 
@@ -72,7 +72,10 @@ class MockServer(PlayerServices):
         self._wall_clock = wall_clock
         self._nursery = nursery
         self._prepared = shared_prepared_feed(feed) if feed is not None else None
-        self._connections: dict[int, WsConnection] = {}
+        self._recorded = self._prepared
+        """The feed the server was started with (:meth:`reset` returns to it after a play)."""
+        self._closer = trio.CancelScope()
+        self._connections: dict[int, ClientConnection] = {}
         self._timelines: dict[str, Timeline] = {}
         self._token_events: dict[str, trio.Event] = {}
         self._next_conn_id = 1
@@ -86,19 +89,8 @@ class MockServer(PlayerServices):
     def _fresh_state(self) -> None:
         """Tokens and counters as a new server has them (also :meth:`reset`)."""
         config = self.config
-        self.tokens = TokenTable(
-            ttl_s=config.effective_ttl_s,
-            plan=config.effective_plan,
-            api_token=config.api_token,
-            hourly_quota=config.effective_hourly_quota,
-        )
-        self.rest = RestApi(
-            self.tokens,
-            ws_url=self.ws_url,
-            max_connections=config.effective_max_connections,
-            max_subscribe_per_connection=config.effective_max_subscribe,
-            profile=self.profile,
-        )
+        self.tokens = TokenTable(self.profile, api_token=config.api_token)
+        self.rest = RestApi(self.tokens, ws_url=self.ws_url, profile=self.profile)
         self.answer_pings = True
         self._reaped = (0, 0)  # frames and bytes of finished timelines/connections
         self._pushed = 0
@@ -125,7 +117,7 @@ class MockServer(PlayerServices):
         self.journal.add("ws_out", f"push to {count}: {shorten(data)}")
         return count
 
-    def connections(self, token: str | None = None) -> list[WsConnection]:
+    def connections(self, token: str | None = None) -> list[ClientConnection]:
         """Open connections (of one WS token), oldest first."""
         return [
             conn
@@ -236,14 +228,14 @@ class MockServer(PlayerServices):
         if event is not None:
             event.set()
 
-    def subscriptions_changed(self, conn: WsConnection, before: frozenset[Topic]) -> None:
+    def subscriptions_changed(self, conn: ClientConnection, before: frozenset[Topic]) -> None:
         for topic in conn.session.subscriptions - before:
             self._note_unrecorded(conn, topic)
         timeline = self._timelines.get(BROADCAST if self.config.broadcast else conn.ws_token)
         if timeline is not None:
             timeline.subscriptions_changed(conn, before)
 
-    def _note_unrecorded(self, conn: WsConnection, topic: Topic) -> None:
+    def _note_unrecorded(self, conn: ClientConnection, topic: Topic) -> None:
         """Section 12: a STATS/ODDS subscription the recording never held gets none of its
         frames, "and the server's journal says so"."""
         if self._prepared is None or topic.channel not in ECHO_CHANNELS:
@@ -316,9 +308,9 @@ class MockServer(PlayerServices):
         self, stream: trio.abc.Stream, ws: WSConnection, token: WsToken, trailing: bytes
     ) -> None:
         session = WsSession(
-            token.allowed_channels, self.config.effective_max_subscribe, self.profile
+            token.allowed_channels, token.max_subscribe_per_connection, self.profile
         )
-        conn = WsConnection(
+        conn = ClientConnection(
             self._next_conn_id, stream, ws, token.token, session, self, wall_clock=self._wall_clock
         )
         self._next_conn_id += 1

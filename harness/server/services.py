@@ -22,22 +22,31 @@ at the current speed.  Timing stays drift-free across all of them (:mod:`harness
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import trio
 
-from harness.core.player import check_seek, check_speed
+from harness.core.player import check_seek, check_speed, parse_speed
+from harness.core.protocol import Topic
+from harness.core.schedule import Feed, iter_schedule
+from harness.core.stream import Frame, frames_feed
 from harness.errors import UsageError, WaitTimeout
+from harness.server.client import ClientConnection
 from harness.server.config import ServerConfig
-from harness.server.feed import Timeline
 from harness.server.journal import WAIT_TIMEOUT_S, Journal
 from harness.server.player_state import PlayerState
 from harness.server.prepared import PreparedFeed
+from harness.server.timelines import Timeline
 
 BROADCAST = "*"
 """Key of the ``--broadcast`` timeline (the others are keyed by WS token)."""
+CLOSING_WAIT_S = 1.0
+"""How long a reset waits for connections already closing, before it cuts them."""
 RESET_CLOSE_CODE = 1001
 RESET_REASON = "server reset"
+PLAYED_CLOSE_CODE = 1000
+PLAYED_REASON = "played frames delivered"
 
 
 class _Resettable(Protocol):
@@ -48,12 +57,29 @@ class _Resettable(Protocol):
     player: PlayerState
     _timelines: dict[str, Timeline]
     _token_events: dict[str, trio.Event]
+    _prepared: PreparedFeed | None
+    _recorded: PreparedFeed | None
+    _closer: trio.CancelScope
+    _connections: dict[int, ClientConnection]
 
     async def close_connections(
         self, *, code: int = 1000, reason: str = "", abrupt: bool = False, token: str | None = None
     ) -> int: ...
     def _fresh_state(self) -> None: ...
     def _timeline_for(self, ws_token: str) -> Timeline | None: ...
+
+
+class _Playable(_Resettable, Protocol):
+    """What :meth:`PlayerServices.play` needs of the server, besides a reset's needs."""
+
+    _prepared: PreparedFeed | None
+    _closer: trio.CancelScope
+    _nursery: trio.Nursery
+
+    def connections(self, token: str | None = None) -> list[Any]: ...
+    def subscriptions_changed(self, conn: Any, before: frozenset[Topic]) -> None: ...
+    def set_speed(self, speed: float | None) -> None: ...
+    async def _until_delivered(self) -> None: ...
 
 
 class PlayerServices:
@@ -63,6 +89,11 @@ class PlayerServices:
     player: PlayerState
     _prepared: PreparedFeed | None
     _timelines: dict[str, Timeline]
+
+    @property
+    def feed(self) -> Feed | None:
+        """The feed served now: the recording's, or the last :meth:`play`'s."""
+        return self._prepared.feed if self._prepared is not None else None
 
     def pause(self) -> None:
         """Pause every timeline (and those made later, until :meth:`resume`)."""
@@ -138,11 +169,58 @@ class PlayerServices:
         started = [t for t in self._timelines.values() if t.started]
         return bool(started) and all(t.delivered_all for t in started)
 
+    def play(
+        self: _Playable,
+        frames: Iterable[Frame],
+        *,
+        speed: float | str | None = "max",
+        close_when_delivered: bool = False,
+    ) -> int:
+        """Serve ``frames`` (dicts, str or UTF-8 bytes, or ``StreamFrame``) as the feed from
+        now on, instead of the current one; returns how many frames it holds.
+
+        Every timeline is made afresh (the frames play from the first) at ``speed`` (``"max"``
+        or ``None``: as fast as each client reads; else a factor), paused if the server is; the
+        connections open now are attached to them as they are, so a client that subscribed
+        before gets the frames too.  Plain frames are all due at once; a ``StreamFrame`` keeps
+        its offset.  Frames already queued for a connection are still written.  The server's
+        replay options (loop, start-at, max-gap) apply.  With ``close_when_delivered``, once
+        :meth:`wait_delivered` would return every connection is closed (1000 ``played frames
+        delivered``), so a consumer that reads until the close has read everything.
+        :meth:`reset` returns to the server's own recording."""
+        feed = frames_feed(frames)
+        iter_schedule(feed, self.config.replay)  # a start-at past the end: UsageError now
+        rate = parse_speed(speed) if isinstance(speed, str) else speed
+        self._closer.cancel()
+        for timeline in self._timelines.values():
+            timeline.scope.cancel()
+        self._timelines.clear()
+        self._prepared = PreparedFeed(feed)  # not shared: played frames are one test's
+        self.set_speed(rate)
+        if self.config.broadcast:
+            self._timeline_for(BROADCAST)
+        for conn in self.connections():
+            conn.forget_routes()
+            fresh = self._timeline_for(conn.ws_token)
+            if fresh is not None:
+                fresh.attach(conn)
+                if conn.session.subscriptions:
+                    self.subscriptions_changed(conn, frozenset())
+        self.journal.add("note", f"playing {len(feed.frames)} given frames")
+        self.player.progress.pulse()
+        if close_when_delivered:
+            self._closer = trio.CancelScope()
+            self._nursery.start_soon(_close_when_delivered, self, self._closer)
+        return len(feed.frames)
+
     async def reset(self: _Resettable) -> None:
         """Start over with the same recording and config: close every connection (1001
         ``server reset``), then fresh WS tokens, API token states, timelines, player, journal and
         counters (``internal_errors`` is kept, so a bug stays visible)."""
         await self.close_connections(code=RESET_CLOSE_CODE, reason=RESET_REASON)
+        await _gone(list(self._connections.values()))
+        self._closer.cancel()
+        self._prepared = self._recorded  # after a play(): the server's own recording
         for timeline in self._timelines.values():
             timeline.scope.cancel()
         self._timelines.clear()
@@ -155,3 +233,24 @@ class PlayerServices:
         if self.config.broadcast:
             self._timeline_for(BROADCAST)
         self.player.progress.pulse()  # a wait_delivered in progress waits for the new timelines
+
+
+async def _close_when_delivered(server: _Playable, scope: trio.CancelScope) -> None:
+    """:meth:`PlayerServices.play`'s ``close_when_delivered``: cancelled by the next play or
+    reset."""
+    with scope:
+        await server._until_delivered()
+        await server.close_connections(code=PLAYED_CLOSE_CODE, reason=PLAYED_REASON)
+
+
+async def _gone(closing: list[ClientConnection]) -> None:
+    """Wait for connections already closing when a reset came (a close in flight): their end
+    belongs to the journal before the reset.  Cut after :data:`CLOSING_WAIT_S`."""
+    with trio.move_on_after(CLOSING_WAIT_S):
+        for conn in closing:
+            await conn.done.wait()
+        return
+    for conn in closing:
+        conn.abort()
+    for conn in closing:
+        await conn.done.wait()

@@ -7,10 +7,10 @@ The policy (issue 7; the code and reason are the profile's ``shutdown_close_code
    upgrade still arriving on an open HTTP connection is closed with the same 1001 at once;
 2. queue the Close frame on every open connection, after the frames already queued for it.
    Nothing follows a Close (RFC 6455 5.5.1: "The application MUST NOT send any more data frames
-   after sending a Close frame"): :meth:`WsConnection.enqueue` refuses data once closing;
+   after sending a Close frame"): :meth:`ClientConnection.enqueue` refuses data once closing;
 3. wait up to the grace (``ServerConfig.shutdown_grace_s``, 1 s by default) for the closing
    handshakes to finish, or less when ``hurry`` is set (a second Ctrl-C);
-4. cut (TCP reset, as :meth:`WsConnection.abort`) every connection still open.
+4. cut (TCP reset, as :meth:`ClientConnection.abort`) every connection still open.
 
 :func:`~harness.server.mock.serve_mock` runs this shielded when it is cancelled, so a library
 user who cancels the server gets the clean closes as well as the CLI does.
@@ -26,7 +26,7 @@ from typing import Protocol
 import trio
 
 from harness.core.profile import BehaviourProfile
-from harness.server.connection import WsConnection
+from harness.server.client import ClientConnection
 
 CUT_WAIT_S = 1.0
 """After cutting, how long to wait for the cut connections to end (they end at their next
@@ -49,7 +49,7 @@ class ShutdownHost(Protocol):
     accept_scope: trio.CancelScope
     shutting_down: bool
 
-    def connections(self, token: str | None = None) -> list[WsConnection]: ...
+    def connections(self, token: str | None = None) -> list[ClientConnection]: ...
 
 
 async def shut_down(
@@ -71,14 +71,14 @@ async def shut_down(
     return ShutdownReport(closed=len(targets) - len(left), cut=len(left))
 
 
-def close_for_shutdown(profile: BehaviourProfile, conns: Sequence[WsConnection]) -> None:
+def close_for_shutdown(profile: BehaviourProfile, conns: Sequence[ClientConnection]) -> None:
     """Queue the profile's shutdown close on each connection (no-op on those already closing);
     the shutdown, not the connection's own close timeout, decides when to cut them."""
     for conn in conns:
         conn.close(profile.shutdown_close_code, profile.shutdown_close_reason, timeout_s=math.inf)
 
 
-async def _all_done(conns: Sequence[WsConnection], hurry: trio.Event | None) -> None:
+async def _all_done(conns: Sequence[ClientConnection], hurry: trio.Event | None) -> None:
     """Return when every connection has ended, or as soon as ``hurry`` is set."""
     async with trio.open_nursery() as nursery:
 

@@ -14,6 +14,7 @@ from harness.core.control import (
     ExpireToken,
     Pause,
     Pings,
+    Play,
     PlayNext,
     Push,
     ReadJournal,
@@ -27,8 +28,8 @@ from harness.core.control import (
     is_control_path,
     parse_control,
 )
+from harness.core.mock.token_table import ApiTokenState
 from harness.core.protocol import Plan
-from harness.core.tokens import ApiTokenState
 
 
 def post(name: str, body: Any = None, *, raw: bytes | None = None) -> object:
@@ -165,3 +166,37 @@ def test_the_prefix_and_close_codes() -> None:
     assert close_code_problem(4001) is None
     assert close_code_problem(1006) is not None
     assert close_code_problem(999) is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ([{"type": "goal"}, "raw"], Play((b'{"type":"goal"}', b"raw"))),
+        (
+            {"frames": ["a"], "speed": 2, "close_when_delivered": True},
+            Play((b"a",), None, 2.0, True),
+        ),
+        ({"frames": ["a", "b"], "offsets_s": [0, 1.5]}, Play((b"a", b"b"), (0.0, 1.5))),
+        ([], Play(())),
+    ],
+)
+def test_play_takes_a_list_of_frames_or_an_object(body: Any, expected: Play) -> None:
+    assert post("play", body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (None, "missing field 'frames'"),
+        ({"frames": "x"}, "'frames' must be"),
+        ([3], "frame 0 must be an object or a string, got 3"),
+        ({"frames": ["a"], "offsets_s": [1, 2]}, "offsets_s must be one number"),
+        ({"frames": ["a"], "offsets_s": [-1]}, "offsets_s must be one number"),
+        ({"frames": [], "speed": "fast"}, "invalid speed"),
+        ({"frames": [], "loop": True}, "unknown field 'loop'"),
+    ],
+)
+def test_a_bad_play_body_is_400_naming_the_problem(body: Any, words: str) -> None:
+    error = refused(post("play", body))
+    assert error.status == 400
+    assert words in error.message

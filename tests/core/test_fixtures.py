@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness.core.envelopes import REST_ERRORS, ws_token_result
+from harness.core.mock.ws_session import WsSession
 from harness.core.protocol import (
     ECHO_CHANNELS,
     PLAN_CHANNELS,
@@ -30,7 +31,6 @@ from harness.core.protocol import (
     parse_command,
     topic_matches,
 )
-from harness.core.session import WsSession
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harness.core.envelopes import DEFAULT_ERROR_MESSAGES
+from harness.core.mock.ws_session import WsSession
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile, learn_from_recording
 from harness.core.protocol import PLAN_CHANNELS, Plan, Subscribe, Topic, encode_command
 from harness.core.records import (
@@ -20,7 +21,6 @@ from harness.core.records import (
     WsClose,
     WsMessage,
 )
-from harness.core.session import WsSession
 
 UP = Direction.CLIENT_TO_SERVER
 DOWN = Direction.SERVER_TO_CLIENT

@@ -39,10 +39,11 @@ IO_LIBRARIES = frozenset(
 
 LAYERS_BELOW = {
     "core": {"core", "errors"},
-    "server": {"core", "errors", "server"},
-    "recorder": {"core", "errors", "recorder"},
-    "cli": {"core", "errors", "server", "recorder", "recordings", "_version", "cli"},
-    "plugin": {"core", "errors", "server", "recorder", "recordings", "_version", "plugin"},
+    "net": {"core", "errors", "net"},
+    "server": {"core", "errors", "net", "server"},
+    "recorder": {"core", "errors", "net", "recorder"},
+    "cli": {"core", "errors", "net", "server", "recorder", "recordings", "_version", "cli"},
+    "plugin": {"core", "errors", "net", "server", "recorder", "recordings", "_version", "plugin"},
 }
 """The ``harness`` subpackages each layer may import: its own and those below it."""
 

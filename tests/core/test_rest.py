@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from harness.core.mock.rest_api import RestApi, RestResponse
+from harness.core.mock.token_table import HOUR_S, TokenTable, WsToken
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Plan
-from harness.core.rest import RestApi, RestResponse
-from harness.core.tokens import HOUR_S, TokenTable, WsToken
 
 NOW = 1_705_312_800.0  # 2024-01-15 10:00:00 UTC
 RAPID_HOST = "soccer-football-info.p.rapidapi.com"
@@ -20,10 +20,10 @@ OTHER_RAPID_HOST = "soccerfootballinfo.rapidapi.com"
 
 def make_api(**table: Any) -> RestApi:
     counter = itertools.count(1)
-    tokens = TokenTable(ttl_s=1500.0, new_token=lambda: f"tok{next(counter)}", **table)
-    return RestApi(
-        tokens, ws_url="ws://127.0.0.1:9/", max_connections=2, max_subscribe_per_connection=2
-    )
+    api_token = table.pop("api_token", None)
+    limits = DEFAULT_PROFILE.with_limits(ttl_s=1500.0, **table)
+    tokens = TokenTable(limits, api_token=api_token, new_token=lambda: f"tok{next(counter)}")
+    return RestApi(tokens, ws_url="ws://127.0.0.1:9/")
 
 
 def get(
@@ -243,15 +243,8 @@ def test_open_websocket_decisions() -> None:
 
 
 def test_the_profile_names_the_allowed_origin() -> None:
-    tokens = TokenTable(ttl_s=1500.0)
     profile = dataclasses.replace(DEFAULT_PROFILE, cors_allow_origin="https://app.example")
-    api = RestApi(
-        tokens,
-        ws_url="ws://127.0.0.1:9/",
-        max_connections=2,
-        max_subscribe_per_connection=2,
-        profile=profile,
-    )
+    api = RestApi(TokenTable(profile), ws_url="ws://127.0.0.1:9/", profile=profile)
     preflight = api.handle("OPTIONS", "/v1/ws/new/", {}, {}, NOW)
     for response in (get(api, "/v1/ws/new"), get(api, "/nowhere"), preflight):
         assert header(response, "Access-Control-Allow-Origin") == "https://app.example"

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.core.mock.ws_session import Pong, Refused, SessionEvent, Subscribed, WsSession
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.protocol import (
     PLAN_CHANNELS,
@@ -21,7 +22,6 @@ from harness.core.protocol import (
     classify_frame,
     encode_command,
 )
-from harness.core.session import Pong, Refused, SessionEvent, Subscribed, WsSession
 from harness.errors import UsageError
 
 

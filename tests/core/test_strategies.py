@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from harness.core.envelopes import compact_json
 from harness.core.loading import load_recording
+from harness.core.mock.ws_session import Refused, WsSession
 from harness.core.protocol import PLAN_CHANNELS, Channel, Plan, classify_frame
-from harness.core.session import Refused, WsSession
 from harness.errors import UsageError
 from harness.recordings import default_recording_path
 from harness.strategies import (

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
+from harness.core.mock.token_table import HOUR_S, ApiTokenState, TokenTable
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Channel, Plan
-from harness.core.tokens import HOUR_S, ApiTokenState, TokenTable
 from harness.errors import UsageError
 
 T0 = 1_700_000_000.25
 
 
-def make_table(**kwargs: object) -> TokenTable:
+def make_table(api_token: str | None = None, **limits: Any) -> TokenTable:
     counter = itertools.count(1)
-    return TokenTable(ttl_s=10.0, new_token=lambda: f"ws{next(counter)}", **kwargs)  # type: ignore[arg-type]
+    profile = DEFAULT_PROFILE.with_limits(**{"ttl_s": 10.0, **limits})
+    return TokenTable(profile, api_token=api_token, new_token=lambda: f"ws{next(counter)}")
 
 
 def test_issue_returns_the_active_token_unchanged() -> None:
@@ -64,17 +67,18 @@ def test_expire_one_or_all() -> None:
 def test_connection_counting() -> None:
     table = make_table()
     token, _ = table.issue("api", T0)
-    assert table.try_attach(token.token, 2)
-    assert table.try_attach(token.token, 2)
-    assert not table.try_attach(token.token, 2)
+    assert token.max_connections == 2  # the grant's limit
+    assert table.try_attach(token)
+    assert table.try_attach(token)
+    assert not table.try_attach(token)
     table.detach(token.token)
-    assert table.try_attach(token.token, 2)
+    assert table.try_attach(token)
 
 
 def test_superseded_token_is_forgotten_when_its_last_connection_closes() -> None:
     table = make_table()
     old, _ = table.issue("api", T0)
-    assert table.try_attach(old.token, 2)
+    assert table.try_attach(old)
     table.issue("api", old.expires_at + 1)
     assert table.lookup(old.token) is not None  # still has a connection
     table.detach(old.token)
@@ -125,10 +129,12 @@ def test_known_tokens_states_and_plans() -> None:
     ("kwargs", "message"),
     [
         ({"ttl_s": 0.0}, "TTL"),
-        ({"ttl_s": 1.0, "hourly_quota": -1}, "quota"),
-        ({"ttl_s": 1.0, "api_token": ""}, "empty"),
+        ({"ttl_s": float("inf")}, "TTL"),
+        ({"hourly_quota": -1}, "quota"),
+        ({"max_connections": -1}, "max-connections"),
+        ({"api_token": ""}, "empty"),
     ],
 )
-def test_bad_configuration(kwargs: dict[str, object], message: str) -> None:
+def test_bad_configuration(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        TokenTable(**kwargs)  # type: ignore[arg-type]
+        make_table(**kwargs)

@@ -17,7 +17,7 @@ from wsproto.events import CloseConnection
 
 from harness.core.schedule import ReplayOptions
 from harness.server import ServerConfig, open_mock_server
-from harness.server.connection import LOW_WATER
+from harness.server.client import LOW_WATER
 from tests.io.mock_helpers import ask, connect, main_event, make_feed, new_token, rest_get, sub
 from tests.io.raw_client import RawClient
 from tests.waiting import wait_until

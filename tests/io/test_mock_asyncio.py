@@ -16,6 +16,7 @@ import trio
 import websockets
 from websockets.asyncio.client import connect as ws_connect
 
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.schedule import ReplayOptions
 from harness.server import ServerConfig, open_mock_server
 from tests.io.mock_helpers import API_TOKEN, echo_event, main_event, make_feed, sub
@@ -68,7 +69,9 @@ async def test_documented_flow_with_asyncio_stack() -> None:
 
 async def test_rapidapi_and_refusals_with_asyncio_stack() -> None:
     with trio.fail_after(20):
-        async with open_mock_server(None, ServerConfig(max_connections=1)) as server:
+        async with open_mock_server(
+            None, ServerConfig(profile=DEFAULT_PROFILE.with_limits(max_connections=1))
+        ) as server:
             base, ws_url = server.base_url, server.ws_url
 
             async def client() -> None:

@@ -275,3 +275,17 @@ async def test_a_huge_body_is_refused() -> None:
             response = await client.post("/_harness/push", content=b"x" * (2 * 1024 * 1024))
             assert response.status_code == 413
             assert response.json()["errors"][0]["message"] == "request body too large"
+
+
+async def test_play_over_http_serves_the_posted_frames() -> None:
+    frames = [json.loads(main_event(500 + i)) for i in range(3)]
+    async with controlled(speed=None) as (server, client):
+        answer = await ok(client, "play", {"frames": frames, "close_when_delivered": True})
+        assert answer["frames"] == 3
+        token = await new_token(server)
+        async with connect(token["server"]) as ws:
+            await ask(ws, sub())
+            got = [await number(ws) for _ in range(3)]
+            with pytest.raises(ConnectionClosed):
+                await ws.get_message()
+    assert got == [500, 501, 502]

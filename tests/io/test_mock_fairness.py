@@ -6,7 +6,7 @@ import trio
 from wsproto.events import Ping, Pong
 
 from harness.server import open_mock_server
-from harness.server.connection import EVENTS_PER_TURN
+from harness.server.client import EVENTS_PER_TURN
 from tests.io.memory_client import MemoryClient
 
 FLOOD_PINGS = 10_000  # 6 bytes each: 60 kB, all in one read of the server's

@@ -11,6 +11,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected
 
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Plan
 from harness.server import ServerConfig, open_mock_server
 from tests.io.mock_helpers import (
@@ -78,7 +79,7 @@ ERROR_CASES = [
 
 
 async def test_every_error_code_and_the_connection_survives() -> None:
-    config = ServerConfig(plan=Plan.PRO)
+    config = ServerConfig(profile=DEFAULT_PROFILE.with_limits(plan=Plan.PRO))
     with trio.fail_after(10):
         async with open_mock_server(None, config) as server:
             token = await new_token(server)
@@ -114,7 +115,9 @@ async def test_subscription_limit_duplicates_and_unsubscribe() -> None:
 
 async def test_handshake_refusals() -> None:
     with trio.fail_after(10):
-        async with open_mock_server(None, ServerConfig(max_connections=1)) as server:
+        async with open_mock_server(
+            None, ServerConfig(profile=DEFAULT_PROFILE.with_limits(max_connections=1))
+        ) as server:
             token = await new_token(server)
             for url in (server.ws_url, f"{server.ws_url}?token=unknown"):
                 with pytest.raises(ConnectionRejected) as refused:
@@ -157,7 +160,9 @@ async def expect_expiry_close(ws: object) -> None:
 @pytest.mark.slow
 async def test_expiry_without_renewal_real_clock() -> None:
     with trio.fail_after(10):
-        async with open_mock_server(None, ServerConfig(ttl_s=1.0)) as server:
+        async with open_mock_server(
+            None, ServerConfig(profile=DEFAULT_PROFILE.with_limits(ttl_s=1.0))
+        ) as server:
             token = await new_token(server)
             async with connect(token["server"]) as ws:
                 assert (await ask(ws, sub()))["type"] == "subscribed"
@@ -169,7 +174,9 @@ async def test_expiry_without_renewal_real_clock() -> None:
 @pytest.mark.slow
 async def test_renewal_keeps_the_connection_past_the_first_expiry() -> None:
     with trio.fail_after(15):
-        async with open_mock_server(None, ServerConfig(ttl_s=1.0)) as server:
+        async with open_mock_server(
+            None, ServerConfig(profile=DEFAULT_PROFILE.with_limits(ttl_s=1.0))
+        ) as server:
             token = await new_token(server)
             first_expiry = _epoch(token["expires_at"])
             async with connect(token["server"]) as ws:
@@ -213,7 +220,9 @@ async def test_api_token_restriction_and_states_over_http() -> None:
 
 async def test_quota_over_http() -> None:
     with trio.fail_after(10):
-        async with open_mock_server(None, ServerConfig(hourly_quota=1)) as server:
+        async with open_mock_server(
+            None, ServerConfig(profile=DEFAULT_PROFILE.with_limits(hourly_quota=1))
+        ) as server:
             assert (await rest_get(server, "/v1/token/status")).status_code == 200
             refused = await rest_get(server, "/v1/ws/new")
             assert refused.status_code == 429

@@ -16,6 +16,7 @@ import trio.testing
 from wsproto.events import CloseConnection, Message, TextMessage
 
 from harness.core.envelopes import format_expires_at
+from harness.core.profile import DEFAULT_PROFILE
 from harness.server import MockServer, ServerConfig, open_mock_server
 from tests.io.memory_client import MemoryClient
 from tests.io.mock_helpers import sub
@@ -72,7 +73,7 @@ async def test_a_default_token_expires_after_25_virtual_minutes(
 async def test_the_token_answer_and_the_expiry_agree_in_virtual_time(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    config = ServerConfig(ttl_s=60.0)
+    config = ServerConfig(profile=DEFAULT_PROFILE.with_limits(ttl_s=60.0))
     async with (
         trio.open_nursery() as nursery,
         open_mock_server(None, config, wall_time=START) as server,

@@ -44,7 +44,7 @@ def test_marker_finds_recordings_by_name_and_sets_options(downstream: pytest.Pyt
             config = soccer_server.mock.config
             assert soccer_server.recording.name == "cup-final.msgpack"
             assert config.replay.speed == 50
-            assert config.effective_plan == "PRO" and config.effective_max_connections == 1
+            assert config.profile.default_plan == "PRO" and config.profile.max_connections == 1
 
         @pytest.mark.soccer_recording("cup-final.msgpack", start_at="1m", api_token="secret")
         def test_with_suffix(soccer_server):

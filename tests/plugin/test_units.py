@@ -28,9 +28,9 @@ def test_find_recording_by_name_with_or_without_suffix(tmp_path: Path) -> None:
 
 def test_server_config_reads_durations_and_plans() -> None:
     config = server_config({"ttl": "2m", "start_at": 30, "plan": "ultra", "speed": "max"}, _p())
-    assert config.ttl_s == 120
+    assert config.profile.token_ttl_s == 120
     assert config.replay.start_at_ns == 30 * 10**9
-    assert config.effective_plan == "ULTRA"
+    assert config.profile.default_plan == "ULTRA"
     assert config.replay.speed is None
     with pytest.raises(UsageError, match="invalid plan"):
         server_config({"plan": "gold"}, _p())

@@ -17,7 +17,7 @@ from harness.core.recording import open_writer, read_recording
 from harness.core.records import Direction, Header, Record, WsMessage
 from harness.core.redact import Redactor
 from harness.recorder.connection import LinkTiming
-from harness.recorder.session import LiveRecorder, RecorderOptions
+from harness.recorder.live import LiveRecorder, RecorderOptions
 from harness.recorder.tee import Tee
 
 API_TOKEN = "rec-test-api-token-0123456789abcdef"

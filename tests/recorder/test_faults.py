@@ -11,14 +11,15 @@ import trio
 
 from harness.core.backoff import BackoffPolicy
 from harness.core.grant import TokenGrant
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Subscribe, Topic, encode_command
 from harness.core.recording import open_writer
 from harness.core.records import HttpExchange, Initiator, Note, Record, WsClose, WsOpen
 from harness.core.redact import Redactor
 from harness.errors import RecorderError
-from harness.recorder.rest import RestFailure
+from harness.recorder.rest_client import RestFailure
 from harness.recorder.tee import Tee
-from harness.recorder.tokens import TokenKeeper
+from harness.recorder.token_keeper import TokenKeeper
 from harness.server import ServerConfig, open_mock_server
 from tests.waiting import wait_until
 
@@ -151,7 +152,9 @@ async def test_rate_limited_renewal_is_recorded_and_retried_with_bounded_backoff
 ) -> None:
     path = tmp_path / "limited.msgpack"
     # One REST call per hour: /v1/ws/new succeeds, every later call gets 429.
-    config = ServerConfig(api_token=API_TOKEN, ttl_s=2.0, hourly_quota=1)
+    config = ServerConfig(
+        api_token=API_TOKEN, profile=DEFAULT_PROFILE.with_limits(ttl_s=2.0, hourly_quota=1)
+    )
     with trio.fail_after(20):
         async with open_mock_server(None, config) as server:
             options = fast_options(server.base_url)

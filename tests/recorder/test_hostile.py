@@ -10,7 +10,7 @@ import trio
 from harness.core.records import HttpExchange, Initiator, Note, WsClose, WsOpen
 from harness.errors import RecorderError
 from harness.recorder.connection import LinkTiming
-from harness.recorder.session import STOP_GRACE_S
+from harness.recorder.live import STOP_GRACE_S
 from harness.server import ServerConfig, open_mock_server
 
 from .conftest import API_TOKEN, fast_options, read_records, run_recorder

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Ping, Plan, Subscribe, Topic, encode_command
 from harness.core.recording import read_recording
 from harness.core.records import HttpExchange, Initiator, Note, WsClose, WsOpen
@@ -74,7 +75,10 @@ async def test_session_records_token_subscription_pings_and_frames(tmp_path: Pat
 async def test_subscriptions_are_spread_over_connections(tmp_path: Path) -> None:
     path = tmp_path / "spread.msgpack"
     specs = ("MAIN:all", "STATS:match:1", "ODDS:league:2")
-    config = ServerConfig(api_token=API_TOKEN, max_connections=2, max_subscribe_per_connection=2)
+    config = ServerConfig(
+        api_token=API_TOKEN,
+        profile=DEFAULT_PROFILE.with_limits(max_connections=2, max_subscribe_per_connection=2),
+    )
     with trio.fail_after(20):
         async with (
             open_mock_server(None, config) as server,
@@ -112,7 +116,9 @@ async def test_refused_api_token_is_fatal_and_recorded(tmp_path: Path) -> None:
 
 async def test_every_subscription_refused_is_fatal(tmp_path: Path) -> None:
     path = tmp_path / "plan.msgpack"
-    config = ServerConfig(api_token=API_TOKEN, plan=Plan.PRO)  # PRO: MAIN only
+    config = ServerConfig(
+        api_token=API_TOKEN, profile=DEFAULT_PROFILE.with_limits(plan=Plan.PRO)
+    )  # PRO: MAIN only
     with trio.fail_after(20):
         async with open_mock_server(None, config) as server:
             with pytest.raises(RecorderError, match="every subscription was refused"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Subscribe, Topic, encode_command
 from harness.core.recording import read_recording
 from harness.core.records import HttpExchange, Note, WsClose, WsOpen
@@ -41,7 +42,11 @@ async def test_record_replay_record_round_trip(tmp_path: Path) -> None:
     first, second = tmp_path / "first.msgpack", tmp_path / "second.msgpack"
     # Replay the synthetic recording spread over a few seconds.
     speed = max(1.0, feed.duration_ns / 1e9 / FIRST_RUN_S)
-    config = ServerConfig(api_token=API_TOKEN, ttl_s=TTL_S, replay=ReplayOptions(speed=speed))
+    config = ServerConfig(
+        api_token=API_TOKEN,
+        replay=ReplayOptions(speed=speed),
+        profile=DEFAULT_PROFILE.with_limits(ttl_s=TTL_S),
+    )
     with trio.fail_after(30):
         async with (
             open_mock_server(feed, config) as server,

@@ -11,6 +11,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
+from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Subscribe, Topic, encode_command
 from harness.core.records import HttpExchange, Initiator, WsClose, WsMessage
 from harness.server import ServerConfig, open_mock_server
@@ -33,7 +34,9 @@ def assert_no_secret(path: Path, secrets: list[str]) -> None:
 async def test_no_secret_in_a_live_recording(tmp_path: Path, rapidapi: bool) -> None:
     path = tmp_path / "live.msgpack"
     with trio.fail_after(20):
-        async with open_mock_server(None, ServerConfig(api_token=API_TOKEN, ttl_s=2.0)) as server:
+        async with open_mock_server(
+            None, ServerConfig(api_token=API_TOKEN, profile=DEFAULT_PROFILE.with_limits(ttl_s=2.0))
+        ) as server:
             options = fast_options(server.base_url, rapidapi=rapidapi)
             async with running_recorder(path, options) as recorder:
                 await wait_until(lambda: server.stats.subscriptions >= 1)

@@ -38,9 +38,9 @@ from harness.core.envelopes import (
     token_status_result,
     ws_token_result,
 )
+from harness.core.mock.token_table import ApiTokenState, QuotaState, TokenTable, WsToken
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.protocol import Plan
-from harness.core.tokens import ApiTokenState, QuotaState, TokenTable, WsToken
 
 RAPIDAPI_HOSTS: frozenset[str] = frozenset(
     {"soccer-football-info.p.rapidapi.com", "soccerfootballinfo.rapidapi.com"}
@@ -90,14 +90,10 @@ class RestApi:
         tokens: TokenTable,
         *,
         ws_url: str,
-        max_connections: int,
-        max_subscribe_per_connection: int,
         profile: BehaviourProfile = DEFAULT_PROFILE,
     ) -> None:
         self.tokens = tokens
         self.ws_url = ws_url
-        self.max_connections = max_connections
-        self.max_subscribe_per_connection = max_subscribe_per_connection
         self.profile = profile
 
     # --- REST ---------------------------------------------------------------------------------
@@ -168,8 +164,8 @@ class RestApi:
         return ws_token_result(
             token=token.token,
             server=f"{self.ws_url}?token={token.token}",
-            max_connections=self.max_connections,
-            max_subscribe_per_connection=self.max_subscribe_per_connection,
+            max_connections=token.max_connections,
+            max_subscribe_per_connection=token.max_subscribe_per_connection,
             allowed_channels=token.allowed_channels,
             expires_at_epoch=token.expires_at,
             is_new=is_new,
@@ -219,7 +215,7 @@ class RestApi:
         token = self.tokens.valid(query.get("token", ""), now)
         if token is None:
             return self._error(self.profile.unknown_token)
-        if not self.tokens.try_attach(token.token, self.max_connections):
+        if not self.tokens.try_attach(token):
             return self._error(self.profile.quota_exceeded)
         return token
 

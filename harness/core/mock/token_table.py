@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.protocol import PLAN_CHANNELS, Channel, Plan
 from harness.errors import UsageError
 
@@ -42,12 +43,17 @@ class ApiTokenState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class WsToken:
-    """A WebSocket token: who owns it and when it expires (whole epoch seconds)."""
+    """A WebSocket token and its whole grant (section 4.1): who owns it, its plan, when it
+    expires (whole epoch seconds) and its connection and subscription limits.  The REST answer,
+    the handshake and the session all read the limits from here, so a token is served by the
+    grant it was issued with."""
 
     token: str
     api_token: str
     plan: Plan
     expires_at: int
+    max_connections: int
+    max_subscribe_per_connection: int
 
     def is_valid(self, now: float) -> bool:
         return now < self.expires_at
@@ -84,23 +90,17 @@ class TokenTable:
 
     def __init__(
         self,
+        limits: BehaviourProfile = DEFAULT_PROFILE,
         *,
-        ttl_s: float,
-        plan: Plan = Plan.MEGA,
         api_token: str | None = None,
-        hourly_quota: int | None = None,
         new_token: Callable[[], str] = _default_token_factory,
     ) -> None:
-        if not (math.isfinite(ttl_s) and ttl_s > 0):
-            raise UsageError(f"token TTL must be > 0 seconds, got {ttl_s!r}")
-        if hourly_quota is not None and hourly_quota < 0:
-            raise UsageError(f"hourly quota must be >= 0, got {hourly_quota}")
+        """``limits``: the profile's TTL, default plan, connection, subscription and quota limits
+        (set with :meth:`BehaviourProfile.with_limits`)."""
         if api_token is not None and not api_token:
             raise UsageError("the API token to accept must not be empty")
-        self.ttl_s = ttl_s
-        self.default_plan = plan
+        self.limits = limits
         self.required_api_token = api_token
-        self.hourly_quota = hourly_quota
         self._new_token = new_token
         self._states: dict[str, ApiTokenState] = {}
         self._plans: dict[str, Plan] = {}
@@ -121,7 +121,7 @@ class TokenTable:
         return self._states.get(api_token, ApiTokenState.ACTIVE)
 
     def plan_of(self, api_token: str) -> Plan:
-        return self._plans.get(api_token, self.default_plan)
+        return self._plans.get(api_token, self.limits.default_plan)
 
     def set_api_token(
         self, api_token: str, *, state: ApiTokenState | str | None = None, plan: Plan | None = None
@@ -139,7 +139,7 @@ class TokenTable:
     # --- WS tokens ---------------------------------------------------------------------------
 
     def _expiry(self, now: float) -> int:
-        return math.ceil(now + self.ttl_s)
+        return math.ceil(now + self.limits.token_ttl_s)
 
     def active_for(self, api_token: str, now: float) -> WsToken | None:
         current = self._ws_by_api.get(api_token)
@@ -153,7 +153,14 @@ class TokenTable:
         stale = self._ws_by_api.pop(api_token, None)
         if stale is not None and not self._connections.get(stale.token):
             self._ws_by_token.pop(stale.token, None)
-        token = WsToken(self._new_token(), api_token, self.plan_of(api_token), self._expiry(now))
+        token = WsToken(
+            self._new_token(),
+            api_token,
+            self.plan_of(api_token),
+            self._expiry(now),
+            self.limits.max_connections,
+            self.limits.max_subscribe_per_connection,
+        )
         self._ws_by_api[api_token] = token
         self._ws_by_token[token.token] = token
         return token, True
@@ -192,12 +199,12 @@ class TokenTable:
 
     # --- connections -------------------------------------------------------------------------
 
-    def try_attach(self, ws_token: str, max_connections: int) -> bool:
-        """Count one more open connection, unless ``max_connections`` are open already."""
-        count = self._connections.get(ws_token, 0)
-        if count >= max_connections:
+    def try_attach(self, token: WsToken) -> bool:
+        """Count one more open connection, unless the token's ``max_connections`` are open."""
+        count = self._connections.get(token.token, 0)
+        if count >= token.max_connections:
             return False
-        self._connections[ws_token] = count + 1
+        self._connections[token.token] = count + 1
         return True
 
     def detach(self, ws_token: str) -> None:
@@ -219,7 +226,7 @@ class TokenTable:
         if window_hour != hour:
             used = 0
         reset_in = max(1, math.ceil((hour + 1) * HOUR_S - now))
-        return QuotaState(self.hourly_quota, used, reset_in)
+        return QuotaState(self.limits.hourly_quota, used, reset_in)
 
     def count_request(self, api_token: str, now: float) -> tuple[bool, QuotaState]:
         """Count one request unless the quota is used up: (allowed, window after the decision).

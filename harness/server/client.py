@@ -1,6 +1,6 @@
 """One client WebSocket connection on the mock: a reader, a writer task and a bounded queue.
 
-Everything the server sends to a client goes through :meth:`WsConnection.enqueue` as complete
+Everything the server sends to a client goes through :meth:`ClientConnection.enqueue` as complete
 frame bytes; one writer task drains the queue in batches (all pending chunks joined into one
 ``send_all``), so a recorded frame sent to 50 clients costs 50 list appends and a few syscalls,
 never a JSON dump or a wsproto call per client.  Replies and events share the queue, so a reply
@@ -39,8 +39,8 @@ from wsproto.events import CloseConnection, Message, Ping, TextMessage
 from wsproto.utilities import LocalProtocolError
 
 from harness.core.envelopes import compact_json
+from harness.core.mock.ws_session import Pong, WsSession
 from harness.core.protocol import FrameInfo, Topic
-from harness.core.session import Pong, WsSession
 from harness.server.frames import text_frame
 from harness.server.journal import Journal, shorten
 
@@ -67,10 +67,10 @@ class ConnectionHost(Protocol):
 
     def token_expires_at(self, ws_token: str) -> float: ...
     def token_changed(self, ws_token: str) -> trio.Event: ...
-    def subscriptions_changed(self, conn: WsConnection, before: frozenset[Topic]) -> None: ...
+    def subscriptions_changed(self, conn: ClientConnection, before: frozenset[Topic]) -> None: ...
 
 
-class WsConnection:
+class ClientConnection:
     """An accepted WebSocket connection: ``run()`` serves it until it closes."""
 
     def __init__(
@@ -160,6 +160,10 @@ class WsConnection:
         if wanted is None:
             wanted = self._routes[route] = self.session.wants(info)
         return wanted
+
+    def forget_routes(self) -> None:
+        """The server serves another feed: its interned route ids name other frames now."""
+        self._routes.clear()
 
     async def _writer(self) -> None:
         while True:

@@ -30,9 +30,9 @@ from harness.core.records import NoteKind
 from harness.core.wording import plural
 from harness.recorder.connection import LinkTiming, SessionContext, run_slot
 from harness.recorder.policy import RENEW_MARGIN_S, RefusalLedger
-from harness.recorder.rest import HTTP_TIMEOUT_S, ApiAuth, TokenClient, default_api_base
+from harness.recorder.rest_client import HTTP_TIMEOUT_S, ApiAuth, TokenClient, default_api_base
 from harness.recorder.tee import LiveStats, Tee
-from harness.recorder.tokens import TokenKeeper
+from harness.recorder.token_keeper import TokenKeeper
 
 STOP_GRACE_S = 0.8
 """After a stop, connections get this long to close politely before they are cut (a close

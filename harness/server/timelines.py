@@ -52,7 +52,7 @@ from harness.core.schedule import (
     rebase_ts,
 )
 from harness.core.timeline import SettleWindow, catch_up_frames
-from harness.server.connection import HIGH_WATER, WsConnection
+from harness.server.client import HIGH_WATER, ClientConnection
 from harness.server.frames import text_frame
 from harness.server.journal import Journal
 from harness.server.player_state import PlayerState
@@ -90,7 +90,7 @@ class Timeline:
         self._wall_clock = wall_clock
         self.player = player or PlayerState(options.speed)
         self.transport = self.player.new_transport()
-        self.connections: dict[WsConnection, None] = {}
+        self.connections: dict[ClientConnection, None] = {}
         self.window = SettleWindow(profile.subscription_settle_s, profile.subscription_settle_max_s)
         lap = compressed_lap(prepared.feed, options)
         self.cursor = ScheduleCursor(lap, dataclasses.replace(options, speed=1.0))
@@ -145,15 +145,15 @@ class Timeline:
         passed = self.position
         return self.cursor.frame(passed - 1).offset_ns if passed else 0
 
-    def attach(self, conn: WsConnection) -> None:
+    def attach(self, conn: ClientConnection) -> None:
         self.connections[conn] = None
         self._pulse()
 
-    def detach(self, conn: WsConnection) -> None:
+    def detach(self, conn: ClientConnection) -> None:
         self.connections.pop(conn, None)
         self._pulse()
 
-    def subscriptions_changed(self, conn: WsConnection, before: frozenset[Topic]) -> None:
+    def subscriptions_changed(self, conn: ClientConnection, before: frozenset[Topic]) -> None:
         """A connection's subscriptions changed: (re)time the start, or catch it up."""
         if conn.session.subscriptions or self.window.opened:
             self.window.changed(trio.current_time())
@@ -418,9 +418,9 @@ class Timeline:
             else:
                 await trio.lowlevel.checkpoint()
 
-    def _deliver_batch(self, batch: Batch) -> list[WsConnection]:
+    def _deliver_batch(self, batch: Batch) -> list[ClientConnection]:
         infos = self.prepared.route_infos
-        over: list[WsConnection] = []
+        over: list[ClientConnection] = []
         for conn in self.connections:
             if not conn.accepting:
                 continue
@@ -442,11 +442,11 @@ class Timeline:
                 over.append(conn)
         return over
 
-    def _deliver(self, frame: FeedFrame, limit: float) -> list[WsConnection]:
+    def _deliver(self, frame: FeedFrame, limit: float) -> list[ClientConnection]:
         """Queue ``frame`` for every attached subscriber; return those now over ``limit``."""
         wire, route = self._wire(frame)
         info = frame.info
-        over: list[WsConnection] = []
+        over: list[ClientConnection] = []
         for conn in self.connections:
             if conn.accepting and conn.wants_route(route, info):
                 conn.enqueue_event(wire)
@@ -461,7 +461,7 @@ class Timeline:
             wire = text_frame(rebase_ts(frame.payload, int(self._wall_clock() * 1000)))
         return wire, route
 
-    async def _send_catch_up(self, conn: WsConnection, frames: list[FeedFrame]) -> None:
+    async def _send_catch_up(self, conn: ClientConnection, frames: list[FeedFrame]) -> None:
         """Send a connection its catch-up (flow-controlled, in batches), then open the gate."""
         self.journal.add("note", f"timeline {self.name}: catch-up of {len(frames)}", conn.id)
         try:
@@ -482,7 +482,7 @@ class Timeline:
                 event.set()
                 self.player.progress.pulse()
 
-    async def _wait_for(self, behind: list[WsConnection]) -> None:
+    async def _wait_for(self, behind: list[ClientConnection]) -> None:
         """Flow control: wait for each lagging reader, closing one that stalls too long.
 
         A lagging reader that changes its subscriptions ends the wait: the timeline re-plans
@@ -493,7 +493,7 @@ class Timeline:
             if waiting.cancelled_caught:
                 self._close_slow(conn, f"no progress for {self.stall_timeout_s:g}s")
 
-    def _close_slow(self, conn: WsConnection, why: str) -> None:
+    def _close_slow(self, conn: ClientConnection, why: str) -> None:
         self.journal.add("note", f"slow reader closed: {why}", conn.id)
         conn.close(
             self.profile.slow_reader_close_code,

@@ -150,7 +150,13 @@ class WsSession:
         return Refused(error_reply(code, message), str(code), command)
 
     def wants(self, info: FrameInfo) -> bool:
-        """Does any held subscription receive this event frame (section 12 "Replay routing")?"""
+        """Does any held subscription receive this event frame (section 12 "Replay routing")?
+
+        A frame that is no event of a channel (garbage in a generated hostile feed: recorded
+        feeds hold events only) has nothing to route by: every connection holding a
+        subscription receives it, as a pushed one goes to every connection."""
+        if not info.is_event:
+            return bool(self._topics)
         return any(topic_matches(topic, info) for topic in self._topics)
 
     def expired_reply(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from harness.recorder.policy import (
     renew_delay_s,
     retry_after_s,
 )
-from harness.recorder.rest import RestFailure, TokenClient
+from harness.recorder.rest_client import RestFailure, TokenClient
 from harness.recorder.tee import Tee
 
 
