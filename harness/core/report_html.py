@@ -188,7 +188,7 @@ def _rates(picture: Picture) -> str:
         for duration, start in picture.gaps.get(channel, []):
             x1, x2 = _x(picture, start), _x(picture, start + duration)
             body.append(
-                f'<rect x="{x1}" y="0" width="{max(x2 - x1, 1)}" height="{height}"'
+                f'<rect x="{x1}" y="0" width="{max(x2 - x1, 1)}" height="{height - 14}"'
                 f' fill="#fdd"><title>{_e(channel)}: silent for'
                 f" {_e(format_duration(duration / 1e9))}</title></rect>"
             )
