@@ -16,6 +16,7 @@ import click
 from harness._version import __version__
 from harness.errors import HarnessError, UsageError
 
+from . import compare as _compare
 from . import fuzz as _fuzz
 from . import inspect as _inspect
 from . import record as _record
@@ -39,6 +40,7 @@ for _command in (
     *_replay.COMMANDS,
     *_synth.COMMANDS,
     *_toolbox.COMMANDS,
+    *_compare.COMMANDS,
 ):
     cli.add_command(_command)
 

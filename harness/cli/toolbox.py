@@ -1,4 +1,5 @@
-"""The recording toolbox: ``verify``, ``recover``, ``export``, ``import``, ``cut``, ``filter``.
+"""The recording toolbox: ``verify``, ``recover``, ``export``, ``import``, ``cut``, ``filter``,
+``merge``.
 
 Thin wiring over :mod:`harness.core.verify` and :mod:`harness.core.transform`: parse, call, print.
 Every command streams its input; every output goes through :mod:`harness.core.safe_output`
@@ -13,12 +14,14 @@ from collections.abc import Iterable, Iterator
 import click
 
 from harness.cli._options import output_option
+from harness.cli._progress import with_progress
 from harness.core.damage import DamageLog
 from harness.core.durations import parse_duration
 from harness.core.jsonl import export_recording, import_recording
+from harness.core.merge import merge_recordings
 from harness.core.protocol import Channel
 from harness.core.records import Record
-from harness.core.selection import FrameFilter, cut_records, filter_records
+from harness.core.selection import FrameFilter, check_event_types, cut_records, filter_records
 from harness.core.transform import recover_recording, select_records
 from harness.core.verify import VerifyReport, verify_recording
 from harness.errors import UsageError
@@ -30,6 +33,7 @@ MAX_SHOWN_PROBLEMS = 50
 @click.command("verify")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with every problem found.")
+@with_progress("verify")
 def verify_command(file: str, as_json: bool) -> int:
     """Check FILE: checksums, truncation, time order, connections, and every frame.
 
@@ -63,6 +67,7 @@ def _verify_lines(report: VerifyReport) -> list[str]:
 @click.command("recover")
 @click.argument("file")
 @output_option("Clean recording to write (a new file; not FILE itself).")
+@with_progress("recover")
 def recover_command(file: str, output: str, force: bool) -> None:
     """Write every intact record of a damaged FILE to OUTPUT, and say what was lost.
 
@@ -80,6 +85,7 @@ def recover_command(file: str, output: str, force: bool) -> None:
 @click.command("export")
 @click.argument("file")
 @output_option("JSONL file to write (one JSON object per record, the header first).")
+@with_progress("export")
 def export_command(file: str, output: str, force: bool) -> None:
     """Write FILE as JSONL: readable, diff-friendly, and imported back byte for byte."""
     report = export_recording(file, output, force=force)
@@ -90,6 +96,7 @@ def export_command(file: str, output: str, force: bool) -> None:
 @click.command("import")
 @click.argument("file")
 @output_option("Recording to write from the JSONL FILE.")
+@with_progress("import")
 def import_command(file: str, output: str, force: bool) -> None:
     """Turn the JSONL FILE (as export writes it, or written by hand) into a recording."""
     records = import_recording(file, output, force=force)
@@ -111,6 +118,7 @@ def _duration_ns(option: str, text: str | None) -> int | None:
 @output_option("Recording to write: the window, with what replaying it needs.")
 @click.option("--start", metavar="D", help="Keep records from this time on (e.g. 25m, 1h30m).")
 @click.option("--end", metavar="D", help="Keep records before this time.")
+@with_progress("cut")
 def cut_command(file: str, output: str, force: bool, start: str | None, end: str | None) -> None:
     """Write the part of FILE between --start and --end (times since the session start).
 
@@ -161,6 +169,7 @@ def cut_command(file: str, output: str, force: bool, start: str | None, end: str
     metavar="T",
     help="Keep event frames of this event type (goal, stats_update...); repeatable.",
 )
+@with_progress("filter")
 def filter_command(file: str, output: str, force: bool, channels: tuple[str, ...],
                    matches: tuple[str, ...], leagues: tuple[str, ...],
                    types: tuple[str, ...]) -> None:  # fmt: skip
@@ -169,6 +178,7 @@ def filter_command(file: str, output: str, force: bool, channels: tuple[str, ...
     Everything else is kept (REST calls, connections, notes, replies), and the subscriptions
     involved, so the result still replays.
     """
+    check_event_types(types)
     criteria = FrameFilter(
         frozenset(Channel(c.upper()) for c in channels), frozenset(matches),
         frozenset(leagues), frozenset(types),
@@ -180,6 +190,32 @@ def filter_command(file: str, output: str, force: bool, channels: tuple[str, ...
     report = select_records(file, output, select, force=force, command="filter")
     _written("filter", output, report.records_written, report.records_read)
     _warn_damage("filter", file, report.damage)
+
+
+@click.command("merge")
+@click.argument("files", nargs=-1, required=True)
+@output_option("Recording to write: every record of every FILE on one timeline.")
+@click.option(
+    "--concat", is_flag=True, help="One after another, in the order given (default: by start time)."
+)
+@with_progress("merge")
+def merge_command(files: tuple[str, ...], output: str, force: bool, concat: bool) -> None:
+    """Write one recording of several FILES: aligned by wall-clock start, or --concat.
+
+    Connection ids are renumbered so none collide; every record is kept, so the result
+    replays.  Pieces of one cut session are put back together as that session.
+    """
+    report = merge_recordings(files, output, concat=concat, force=force)
+    pieces = sum(item.continues for item in report.inputs)
+    how = "interleaved by time" if report.interleaved else "one after another"
+    joined = f"; {pieces} continued the session before" if pieces else ""
+    click.echo(
+        f"harness merge: wrote {output}: {report.records_written:,} records from"
+        f" {len(files)} recordings ({how}{joined})",
+        err=True,
+    )
+    for item in report.inputs:
+        _warn_damage("merge", item.path, item.damage)
 
 
 def _written(command: str, output: str, written: int, read: int) -> None:
@@ -201,4 +237,5 @@ COMMANDS: list[click.Command] = [
     import_command,
     cut_command,
     filter_command,
+    merge_command,
 ]

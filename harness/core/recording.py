@@ -65,6 +65,7 @@ from .index import (
     index_frame,
     read_trailing_index,
 )
+from .progress import watched
 from .records import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -512,7 +513,7 @@ def open_input(
     """``name`` opened for reading; a missing, unreadable or folder path raises ``error`` with
     one line naming the problem (every reader's rule: no ``OSError`` traceback)."""
     try:
-        return open(name, "rb")
+        return watched(open(name, "rb"), name)
     except FileNotFoundError:
         raise error("no such file", path=name) from None
     except IsADirectoryError:

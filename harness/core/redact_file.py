@@ -49,7 +49,7 @@ def redact_recording(
     with open_reader(source) as reader:
         header = redactor.scrub_header(reader.header)
         with safe_output(dest, force=force) as stream:
-            writer = RecordingWriter(stream)
+            writer = RecordingWriter(stream, index=None)  # an index when the header says 1.1
             try:
                 writer.start(header)
                 for record in reader:

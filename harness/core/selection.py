@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from harness.core.documented import DOCUMENTED_SHAPES
 from harness.core.durations import format_duration
 from harness.core.protocol import (
     Channel,
@@ -69,8 +70,13 @@ def _reply_topic(record: WsMessage) -> Topic | None:
 # --------------------------------------------------------------------------- cut
 
 
-class _Context:
-    """What a replay of the window needs from before it, in file order."""
+class CutContext:
+    """What a replay of a window needs from before it, in file order.
+
+    Fed every record before the window (:meth:`add`); :meth:`records` is what ``cut`` carries
+    into the window.  ``merge`` uses it too, to recognise that carried context when two pieces
+    of one cut session are put back together.
+    """
 
     def __init__(self) -> None:
         self._seq = 0
@@ -139,7 +145,7 @@ def cut_records(
 ) -> Iterator[Record]:
     """The records of the window ``[start_ns, end_ns)``, with the context before it (see above)."""
     start = start_ns or 0
-    context: _Context | None = _Context() if start > 0 else None
+    context: CutContext | None = CutContext() if start > 0 else None
     last_ns = 0
     for record in records:
         last_ns = max(last_ns, record.t_ns)
@@ -198,6 +204,24 @@ class FrameFilter:
         if info.is_event:
             return self.keeps_event(info)
         return info.topic is None or self.involves(info.topic)
+
+
+def known_event_types() -> frozenset[str]:
+    """Every event type the documented protocol has (section 8), on any channel."""
+    return frozenset(
+        key.partition("/")[2] for key in DOCUMENTED_SHAPES if not key.startswith("reply/")
+    )
+
+
+def check_event_types(types: Iterable[str]) -> None:
+    """Refuse an event type the protocol does not know (a typo would silently keep nothing)."""
+    known = known_event_types()
+    unknown = [name for name in types if name not in known]
+    if unknown:
+        raise UsageError(
+            f"--type {unknown[0]!r} is not an event type of the protocol"
+            f" (one of {', '.join(sorted(known))})"
+        )
 
 
 def filter_records(records: Iterable[Record], criteria: FrameFilter) -> Iterator[Record]:

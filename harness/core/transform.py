@@ -58,7 +58,7 @@ def _copy(
     with open_reader(source) as reader:
         counted = _Counted(reader)
         with safe_output(dest, force=force) as stream:
-            writer = RecordingWriter(stream)
+            writer = RecordingWriter(stream, index=None)  # an index when the header says 1.1
             written, summary = 0, None
             try:
                 writer.start(reader.header)

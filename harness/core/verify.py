@@ -252,3 +252,7 @@ def _report_damage(report: VerifyReport, damage: DamageLog) -> None:
     report.counts = +report.counts  # drop zero counts
     report.problems[:0] = found
     del report.problems[MAX_LISTED_PROBLEMS:]
+
+
+with_offsets = _with_offsets
+"""Each record with the byte offset where it starts (shared with ``check``)."""

@@ -166,6 +166,7 @@ def soccer_server_session(request: pytest.FixtureRequest) -> SoccerServer:
 def _soccer_session_report(request: pytest.FixtureRequest) -> None:
     """Tests that use the session server get its journal in their failure report too."""
     if "soccer_server_session" in request.fixturenames:
+        _refuse_marker_for_session_server(request)
         server: SoccerServer = request.getfixturevalue("soccer_server_session")
         state = _state(request)
         loaded = state.load(server.recording)
@@ -203,6 +204,23 @@ async def trio_soccer_server(
     async with open_mock_server(loaded.feed, config) as server:
         track(request.node, _tracked_mock(server, settings))
         yield server
+
+
+MARKER_USERS = ("soccer_server", "soccer_server_factory", "trio_soccer_server")
+
+
+def _refuse_marker_for_session_server(request: pytest.FixtureRequest) -> None:
+    """The marker configures a test's own server; on a test whose only server is the session's
+    it would be silently ignored, so it is an error."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None and not any(name in request.fixturenames for name in MARKER_USERS):
+        raise _failure(
+            HarnessError(
+                f"the {MARKER} marker does not apply to soccer_server_session (one server for"
+                " the whole run, set by command-line and ini options): use soccer_server or"
+                " soccer_server_factory for this test's recording"
+            )
+        )
 
 
 def _tracked_mock(server: MockServer, settings: Settings) -> Tracked:

@@ -22,6 +22,7 @@ from harness.core.mock.token_table import ApiTokenState
 from harness.core.schedule import Feed
 from harness.core.stream import Frame, frames_feed
 from harness.errors import HarnessError
+from harness.plugin.options import Settings
 from harness.plugin.threaded import RunningServer, ServerThread
 from harness.server.config import ServerStats
 from harness.server.journal import JournalEntry
@@ -52,6 +53,10 @@ class SoccerServer:
         self.recordings_dir: Path | None = None
         """Where :meth:`serving` saves a failing stream given by name (the fixtures set it to
         the plugin's recordings folder, where the ``soccer_recording`` marker finds it)."""
+        self.settings: Settings | None = None
+        """What this server was opened with: the recording, the server options the marker or
+        factory gave (``max_gap``, ``start_at``, ``ttl``, ``plan``, the limits; an option not
+        given is the mock's default), ``options["speed"]`` always, strict and process mode."""
         self.played: Feed | None = None
         """The feed of the last :meth:`play` (None: the recording; :meth:`reset` returns to it)."""
 

@@ -45,8 +45,11 @@ class PluginState:
     def open(self, item: pytest.Item | None, settings: Settings, name: str) -> SoccerServer:
         """Start the server ``settings`` ask for (a recording session in a record mode, else a
         mock); track a mock on ``item`` for the report and strict mode."""
+        server: SoccerServer
         if settings.record:
-            return open_recording(self.thread, settings)
+            server = open_recording(self.thread, settings)
+            server.settings = settings
+            return server
         loaded = self.load(settings.recording)
         config = server_config(settings.options, loaded.profile)  # the same checks, both modes
         server = (
@@ -54,6 +57,7 @@ class PluginState:
             if settings.process
             else self._thread_server(loaded, config)
         )
+        server.settings = settings
         if item is not None:
             track(item, tracked_server(name, server, loaded, settings))
         return server

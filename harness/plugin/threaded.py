@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import trio
 
 from harness.core.schedule import Feed
+from harness.errors import HarnessError
 from harness.server.config import ServerConfig
 from harness.server.mock import MockServer, open_mock_server
 
@@ -25,8 +26,15 @@ START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
 
-class ServerThreadError(RuntimeError):
-    """The server thread is gone or did not answer in time."""
+class ServerThreadError(HarnessError):
+    """The server thread is gone, did not answer in time, or was called from inside a trio run."""
+
+
+IN_TRIO_RUN = (
+    "soccer_server's calls block until the server thread answers, so they cannot be made inside"
+    " a trio run: use the trio_soccer_server fixture in trio code, or wrap the call in"
+    " trio.to_thread.run_sync"
+)
 
 
 @dataclass(slots=True)
@@ -73,9 +81,11 @@ class ServerThread:
 
     def run(self, afn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``afn(*args)`` in the loop and wait for its result."""
+        _refuse_inside_trio()
         return trio.from_thread.run(afn, *args, trio_token=self._token)
 
     def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        _refuse_inside_trio()
         return trio.from_thread.run_sync(fn, *args, trio_token=self._token)
 
     def invoke(self, target: object, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -110,6 +120,13 @@ class ServerThread:
         if self.alive and self._stop is not None:
             self.run_sync(self._stop.set)
             self._thread.join(STOP_TIMEOUT_S)
+
+
+def _refuse_inside_trio() -> None:
+    """A blocking call from a trio task would deadlock (trio refuses it with a bare
+    RuntimeError): say what to do instead."""
+    if trio.lowlevel.in_trio_run():
+        raise ServerThreadError(IN_TRIO_RUN)
 
 
 async def _invoke(target: object, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -174,6 +174,7 @@ def test_cut_and_filter_write_smaller_recordings_that_verify(
         (["cut", "--start", "1h", "--end", "30m"], "--end must be after --start"),
         (["cut", "--start", "soon"], "--start: invalid duration"),
         (["filter", "--channel", "NOPE"], "'NOPE' is not one of"),
+        (["filter", "--type", "gaol"], "--type 'gaol' is not an event type of the protocol"),
         (["cut", "--start", "5h"], "--start 5h00m00s is past the end of the recording"),
     ],
 )
@@ -214,3 +215,49 @@ def test_readers_skip_mid_file_damage_and_warn_once(
         assert "damage       3 damaged stretches" in out
     else:
         assert len(out.splitlines()) == 1 + 6_587
+
+
+# ---------------------------------------------------------------- merge
+
+
+def test_cut_then_merge_gives_the_file_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b, out = tmp_path / "a.msgpack", tmp_path / "b.msgpack", tmp_path / "m.msgpack"
+    assert run(capsys, "cut", str(BUNDLED), "-o", str(a), "--end", "40m")[0] == 0
+    assert run(capsys, "cut", str(BUNDLED), "-o", str(b), "--start", "40m")[0] == 0
+    code, stdout, err = run(capsys, "merge", "--concat", str(a), str(b), "-o", str(out))
+    assert (code, stdout) == (0, "")
+    assert err == (
+        f"harness merge: wrote {out}: 6,590 records from 2 recordings"
+        " (one after another; 1 continued the session before)\n"
+    )
+    assert out.read_bytes() == BUNDLED.read_bytes()
+    code, _, err = run(capsys, "merge", str(a), str(b), "-o", str(out))
+    assert (code, err.count("\n")) == (2, 1)
+    assert "--force" in err
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["missing.msgpack", str(BUNDLED)], "no such file"),
+        ([str(BUNDLED)], "merge needs at least two recordings"),
+        ([str(BUNDLED), "out.msgpack"], "-o must differ from the input"),
+    ],
+)
+def test_merge_bad_input_is_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if "out.msgpack" in files:
+        (tmp_path / "out.msgpack").write_bytes(BUNDLED.read_bytes())
+    code, _, err = run(capsys, "merge", *files, "-o", "out.msgpack")
+    assert code in (1, 2)
+    assert err.count("\n") == 1
+    assert message in err
+    assert "Traceback" not in err

@@ -190,6 +190,54 @@ def test_factory_and_session_fixtures(downstream: pytest.Pytester) -> None:
     downstream.runpytest_subprocess().assert_outcomes(passed=4)
 
 
+def test_a_marker_on_the_session_server_alone_is_an_error(downstream: pytest.Pytester) -> None:
+    # Given a marked test whose only server is the session's, and one that also has its own
+    downstream.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.soccer_recording(speed=5)
+        def test_marked_session_only(soccer_server_session):
+            pass
+
+        @pytest.mark.soccer_recording(speed=5)
+        def test_marked_with_own_server(soccer_server_session, soccer_server):
+            assert soccer_server.settings.options["speed"] == 5
+        """
+    )
+    # When run
+    result = downstream.runpytest_subprocess()
+    # Then the marker that would be ignored fails the test in one line; the other applies
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*soccer-ws-harness: the soccer_recording marker does not apply to soccer_server_session*"]
+    )
+
+
+def test_control_calls_inside_a_trio_run_say_what_to_do(downstream: pytest.Pytester) -> None:
+    # Given a sync control call made from trio code with the thread-mode fixture
+    downstream.makepyfile(
+        """
+        import trio
+
+        def test_pause_in_trio(soccer_server):
+            async def main():
+                soccer_server.pause()
+            trio.run(main)
+
+        def test_through_a_thread(soccer_server):
+            async def main():
+                await trio.to_thread.run_sync(soccer_server.pause)
+            trio.run(main)
+        """
+    )
+    # When run
+    result = downstream.runpytest_subprocess()
+    # Then the blocking call is refused with the way out; through a thread it works
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*use the trio_soccer_server fixture in trio code*"])
+
+
 def test_strict_mode_names_the_topic(downstream: pytest.Pytester) -> None:
     # Given strict tests: a subscription with no recorded frame, one that read too little,
     # and one whose subscription the recording serves in full
