@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shlex
@@ -202,6 +203,7 @@ def serve(
 
 def _load(file: Path | None, options: dict[str, Any]) -> Loaded:
     recording = load_recording(file if file is not None else default_recording_path())
+    gc.freeze()  # the feed lives as long as the process: full collections need not walk it
     warning = recording.tail_warning()
     if warning is not None:
         click.echo(f"harness replay: warning: {warning}", err=True)
