@@ -53,7 +53,7 @@ class PreparedFeed:
         # a payload's hash is computed once per bytes object.
         self._text_frame = functools.lru_cache(maxsize=WIRE_CACHE)(text_frame)
         self.route_infos: tuple[FrameInfo, ...] = tuple(routes)
-        self._batches: dict[ReplayOptions, tuple[Batch, ...]] = {}
+        self._batches: dict[ReplayOptions, LapBatches] = {}
         self.echo_topics: frozenset[Topic] = frozenset(
             frame.info.topic
             for frame in feed.frames
@@ -67,26 +67,62 @@ class PreparedFeed:
     def schedule(self, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
         return iter_schedule(self.feed, options)
 
-    def lap_batches(self, options: ReplayOptions) -> tuple[Batch, ...]:
+    def lap_batches(self, options: ReplayOptions) -> LapBatches:
         """One lap of the ``--speed max`` schedule as batches (cached per options)."""
         lap = dataclasses.replace(options, loop=False)
         cached = self._batches.get(lap)
         if cached is None:
-            cached = self._batches[lap] = tuple(self._build_batches(lap))
+            frames = [frame for _, frame in iter_schedule(self.feed, lap)]
+            cached = self._batches[lap] = LapBatches(frames, self._routes)
         return cached
 
-    def _build_batches(self, lap: ReplayOptions) -> Iterator[Batch]:
-        pending: list[tuple[bytes, int, int]] = []
-        size = 0
-        for _, frame in iter_schedule(self.feed, lap):
-            wire, route = text_frame(frame.payload), self._routes[id(frame)]
-            pending.append((wire, route, frame.offset_ns))
-            size += len(wire)
-            if len(pending) >= BATCH_FRAMES or size >= BATCH_BYTES:
-                yield _batch(pending)
-                pending, size = [], 0
-        if pending:
-            yield _batch(pending)
+
+BATCH_CACHE = 256
+"""Joined batches kept per lap (at most 16 MiB): the ones the timelines are sending."""
+
+
+class LapBatches:
+    """The batches of one lap: where each starts is known at once, its bytes are joined when a
+    timeline first sends it (the latest :data:`BATCH_CACHE` kept, not a second copy of the
+    whole feed).  A batch is at most :data:`BATCH_FRAMES` frames and ends at the frame that
+    reaches :data:`BATCH_BYTES`."""
+
+    def __init__(self, frames: list[FeedFrame], routes: dict[int, int]) -> None:
+        self._frames = frames
+        self._routes = routes
+        starts, count, size = [], 0, 0
+        for index, frame in enumerate(frames):
+            if not count:
+                starts.append(index)
+            count += 1
+            size += _wire_length(len(frame.payload))
+            if count >= BATCH_FRAMES or size >= BATCH_BYTES:
+                count, size = 0, 0
+        self.starts: tuple[int, ...] = tuple(starts)
+        """Index within the lap of each batch's first frame."""
+        self._build = functools.lru_cache(maxsize=BATCH_CACHE)(self._join)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, k: int) -> Batch:
+        return self._build(k)
+
+    def _join(self, k: int) -> Batch:
+        end = self.starts[k + 1] if k + 1 < len(self.starts) else len(self._frames)
+        routes = self._routes
+        return _batch(
+            [
+                (text_frame(frame.payload), routes[id(frame)], frame.offset_ns)
+                for frame in self._frames[self.starts[k] : end]
+            ]
+        )
+
+
+def _wire_length(payload_length: int) -> int:
+    """Bytes of the text frame of a payload this long (as :func:`.frames.data_frame` builds)."""
+    header = 2 if payload_length < 126 else 4 if payload_length < 1 << 16 else 10
+    return header + payload_length
 
 
 _SHARED: dict[int, PreparedFeed] = {}

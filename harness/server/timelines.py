@@ -400,7 +400,7 @@ class Timeline:
         (single frames up to the next batch boundary after a seek or a play-next)."""
         cursor = self.cursor
         batches = self.prepared.lap_batches(dataclasses.replace(self.options, speed=None))
-        starts = _batch_starts(batches)
+        starts = batches.starts
         while not cursor.done and self._at_max():
             if await self._held_at_max():
                 continue
@@ -500,12 +500,3 @@ class Timeline:
             self.profile.slow_reader_close_reason,
             drop_queued=True,
         )
-
-
-def _batch_starts(batches: tuple[Batch, ...]) -> list[int]:
-    """Index within the lap of each batch's first frame."""
-    starts, total = [], 0
-    for batch in batches:
-        starts.append(total)
-        total += len(batch.wires)
-    return starts
