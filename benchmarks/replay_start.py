@@ -2,7 +2,8 @@
 
 Issue 12.  For N MAIN frames (written with :func:`open_writer` and an index, as the recorder
 writes them) this measures, as a user runs them: ``harness replay FILE --speed max`` until it
-is ready (its ready file written) and its resident memory then; ``harness info FILE``; and a
+is ready (its ready file written) and its resident memory then, and its peak memory after
+serving the whole file to one client (``served``); ``harness info FILE``; and a
 reader's jump to the middle of the file by the index (the trailing one, and one rebuilt for a
 file that has none), against reading every record before the middle.  Each figure is printed
 with its growth per tenfold N, so what grows with the file shows at once.
@@ -23,13 +24,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks._clients import REPO_ROOT, mock_command, serve, write_main_recording
+from benchmarks._clients import (
+    REPO_ROOT,
+    mock_command,
+    run_clients,
+    serve,
+    write_main_recording,
+)
 from harness.core.recording import RecordingReader, open_reader, recording_index
 
 FULL_SIZES = (10_000, 100_000, 1_000_000)
 HUGE_SIZE = 10_000_000
 QUICK_SIZES = (1_000, 10_000)
 GAP_NS = 1_000_000
+CLIENT_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +48,19 @@ class StartRow:
     file_bytes: int
     ready_s: float
     rss_bytes: int
+    served_peak_bytes: int
     info_s: float
     seek_index_s: float
     seek_rebuilt_s: float
     seek_scan_s: float
 
 
-def _rss_bytes(pid: int) -> int:
+def _rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of ``pid`` now (``VmHWM``: its peak so far); 0 off Linux."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -101,12 +111,23 @@ def measure(frames: int, scratch: Path) -> StartRow:
         with serve(mock_command(path, "max"), scratch, f"replay-{frames}") as server:
             ready_s = time.perf_counter() - start
             rss = _rss_bytes(server.pid)
+            run_clients(
+                "throughput",
+                "--base-url", server.base_url,
+                "--token-prefix", "start",
+                "--frames", str(frames),
+                "--kind", "websockets",
+                "--timeout", str(CLIENT_TIMEOUT_S),
+                timeout=CLIENT_TIMEOUT_S + 30,
+            )  # fmt: skip
+            served_peak = _rss_bytes(server.pid, "VmHWM")
         middle = frames // 2 * GAP_NS
         return StartRow(
             frames=frames,
             file_bytes=path.stat().st_size,
             ready_s=ready_s,
             rss_bytes=rss,
+            served_peak_bytes=served_peak,
             info_s=_info_s(path),
             seek_index_s=_seek_s(path, middle, rebuild=False),
             seek_rebuilt_s=_seek_s(path, middle, rebuild=True),
@@ -124,7 +145,8 @@ def run(*, quick: bool = False) -> list[StartRow]:
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         print("replay_start: harness replay --speed max, harness info, reader seek to the middle")
         print(
-            f"  {'frames':>10} {'file MiB':>9} {'ready s':>8} {'RSS MiB':>8} {'info s':>7}"
+            f"  {'frames':>10} {'file MiB':>9} {'ready s':>8} {'RSS MiB':>8} {'served':>7}"
+            f" {'info s':>7}"
             f" {'seek idx s':>10} {'seek rebuilt s':>14} {'scan s':>7}"
         )
         for frames in sizes:
@@ -132,7 +154,8 @@ def run(*, quick: bool = False) -> list[StartRow]:
             rows.append(row)
             print(
                 f"  {row.frames:>10,} {row.file_bytes / 2**20:>9.1f} {row.ready_s:>8.2f}"
-                f" {row.rss_bytes / 2**20:>8.0f} {row.info_s:>7.2f} {row.seek_index_s:>10.4f}"
+                f" {row.rss_bytes / 2**20:>8.0f} {row.served_peak_bytes / 2**20:>7.0f}"
+                f" {row.info_s:>7.2f} {row.seek_index_s:>10.4f}"
                 f" {row.seek_rebuilt_s:>14.2f} {row.seek_scan_s:>7.2f}",
                 flush=True,
             )
@@ -152,6 +175,7 @@ def _report_growth(rows: list[StartRow]) -> None:
             f"  growth {small.frames:,} -> {big.frames:,} ({factor:g}x frames):"
             f" ready {grow(small.ready_s, big.ready_s)},"
             f" RSS {grow(small.rss_bytes, big.rss_bytes)},"
+            f" served {grow(small.served_peak_bytes, big.served_peak_bytes)},"
             f" info {grow(small.info_s, big.info_s)},"
             f" seek idx {grow(small.seek_index_s, big.seek_index_s)},"
             f" scan {grow(small.seek_scan_s, big.seek_scan_s)}"

@@ -77,8 +77,10 @@ class PreparedFeed:
         return cached
 
 
-BATCH_CACHE = 256
-"""Joined batches kept per lap (at most 16 MiB): the ones the timelines are sending."""
+BATCH_CACHE = 1024
+"""Joined batches kept per lap (about 64 MiB at most): a feed of up to some 200,000 frames is
+joined once and replayed lap after lap from memory (as the pytest plugin's servers of one
+feed do); a longer one keeps the batches its timelines are sending."""
 
 
 class LapBatches:

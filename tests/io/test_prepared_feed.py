@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+import harness.server.prepared as prepared_module
 from harness.core.schedule import ReplayOptions
 from harness.core.stream import feed_of
 from harness.server.frames import text_frame
-from harness.server.prepared import BATCH_BYTES, BATCH_CACHE, BATCH_FRAMES, PreparedFeed
+from harness.server.prepared import BATCH_BYTES, BATCH_FRAMES, PreparedFeed
 
 
 def _payload(seq: int, size: int) -> bytes:
@@ -51,14 +54,17 @@ def test_lazy_batches_are_the_batches_of_the_rule() -> None:
     assert prepared.lap_batches(options) is batches  # cached per options
 
 
-def test_only_the_latest_batches_are_kept_joined() -> None:
-    prepared = _feed(BATCH_FRAMES * (BATCH_CACHE + 50))
+def test_only_the_latest_batches_are_kept_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prepared_module, "BATCH_CACHE", 4)
+    prepared = _feed(BATCH_FRAMES * 10)
     batches = prepared.lap_batches(ReplayOptions(speed=None))
+    assert len(batches) >= 10
     for k in range(len(batches)):
         batches[k]
     info = batches._build.cache_info()
-    assert info.currsize <= BATCH_CACHE
+    assert info.currsize == 4
     assert info.misses == len(batches)
+    assert list(batches[0].wires) == _eager(prepared, ReplayOptions(speed=None))[0]
 
 
 def test_wire_bytes_are_built_when_sent() -> None:
