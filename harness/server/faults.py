@@ -25,6 +25,17 @@ POSITION_POLL_S = 0.01
 """How often a recording-clock entry reads the replay position."""
 
 
+_Edge = tuple[float, bool, Fault]
+"""When (on its clock), whether it ends (else starts), which fault."""
+
+
+def _edges(faults: list[Fault]) -> list[_Edge]:
+    """Every start and end, in time order (an end before a start at the same time)."""
+    edges = [(fault.at_s, False, fault) for fault in faults]
+    edges += [(f.end_s, True, f) for f in faults if not f.instant and f.end_s != math.inf]
+    return sorted(edges, key=lambda edge: (edge[0], not edge[1]))
+
+
 class FaultHost(Protocol):
     """What the faults need from the server they run on."""
 
@@ -48,7 +59,7 @@ class ServerFaults:
         self._host = host
         self._nursery = nursery
         self._position_s = position_s
-        self._scope = trio.CancelScope()
+        self._scopes: set[trio.CancelScope] = set()
         self._ongoing: list[Fault] = []
         self.effects = FaultEffects()
         self.seed = 0
@@ -56,20 +67,24 @@ class ServerFaults:
         """How many timelines were injected since the last :meth:`clear`."""
 
     def inject(self, timeline: FaultTimeline) -> None:
-        """Start ``timeline`` now (its wall-clock times count from this call)."""
+        """Start ``timeline`` now (its wall-clock times count from this call; what starts at
+        0 has started when this returns)."""
         self.seed = timeline.seed
         self.injected += 1
         start = trio.current_time()
         for clock in ("wall", "recording"):
-            faults = timeline.on_clock(clock)
-            if faults:
-                self._nursery.start_soon(self._run_clock, clock, faults, start)
+            edges = _edges(timeline.on_clock(clock))
+            while clock == "wall" and edges and edges[0][0] <= 0:
+                self._edge(edges.pop(0))
+            if edges:
+                self._nursery.start_soon(self._run_clock, clock, edges, start)
         self._host.journal.add("note", f"faults injected: {len(timeline.faults)} entries")
 
     def clear(self) -> None:
         """End every timeline and ongoing fault."""
-        self._scope.cancel()
-        self._scope = trio.CancelScope()
+        for scope in self._scopes:
+            scope.cancel()
+        self._scopes.clear()
         self._ongoing.clear()
         self.injected = 0
         self._apply()
@@ -79,20 +94,23 @@ class ServerFaults:
         if self.effects.shaping is not None:
             conn.shape(self.effects.shaping, self.seed)
 
-    async def _run_clock(self, clock: str, faults: list[Fault], start: float) -> None:
-        edges = [(fault.at_s, 0, index) for index, fault in enumerate(faults)]
-        edges += [
-            (fault.end_s, 1, index)
-            for index, fault in enumerate(faults)
-            if not fault.instant and fault.end_s != math.inf
-        ]
-        with self._scope:
-            for at, ending, index in sorted(edges):
-                await self._reach(clock, at, start)
-                if ending:
-                    self._end(faults[index])
-                else:
-                    self._start(faults[index])
+    async def _run_clock(self, clock: str, edges: list[_Edge], start: float) -> None:
+        scope = trio.CancelScope()
+        self._scopes.add(scope)
+        try:
+            with scope:
+                for edge in edges:
+                    await self._reach(clock, edge[0], start)
+                    self._edge(edge)
+        finally:
+            self._scopes.discard(scope)
+
+    def _edge(self, edge: _Edge) -> None:
+        _, ending, fault = edge
+        if ending:
+            self._end(fault)
+        else:
+            self._start(fault)
 
     async def _reach(self, clock: str, at: float, start: float) -> None:
         if clock == "wall":

@@ -374,7 +374,7 @@ class MockServer(PlayerServices):
 
     def _position_s(self) -> float:
         """The replay position of the furthest timeline (recording-clock faults wait on it)."""
-        started = [t.position_ns for t in self._timelines.values() if t.started]
+        started = [t.recording_ns for t in self._timelines.values() if t.started]
         return max(started, default=0) / 1e9
 
     def _reap_timelines(self) -> None:
