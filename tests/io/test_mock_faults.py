@@ -66,9 +66,11 @@ async def test_close_and_drop_end_every_connection_and_new_ones_work(
                 for ws in (first, second):
                     with pytest.raises(ConnectionClosed) as closed:
                         await ws.get_message()
-                    assert closed.value.reason.code == code
+                    reason = closed.value.reason
+                    assert reason is not None
+                    assert reason.code == code
                     if not abrupt:
-                        assert closed.value.reason.reason == "bye"
+                        assert reason.reason == "bye"
             async with connect(url) as again:
                 assert (await ask(again, PING))["type"] == "pong"
             assert server.internal_errors == 0
@@ -118,6 +120,7 @@ async def test_expire_token_expires_open_connections_as_documented() -> None:
                 assert (await receive_json(ws))["code"] == "TOKEN_EXPIRED"
                 with pytest.raises(ConnectionClosed) as closed:
                     await ws.get_message()
+                assert closed.value.reason is not None
                 assert closed.value.reason.code == 4001
             assert (await new_token(server))["is_new"] is True
 
@@ -231,7 +234,7 @@ async def test_a_wall_clock_fault_holds_for_its_duration(
             await trio.sleep_until(at)
             client.put(client.ws.send(Message(PING)))
             client.put(client.ws.send(Message(sub("STATS"))))
-            texts = []
+            texts: list[str] = []
             while len(texts) < (2 if at != 12.0 else 1):
                 texts += [e.data for e in await client.next_events() if isinstance(e, TextMessage)]
             answered.append(any(json.loads(t)["type"] == "pong" for t in texts))
