@@ -8,6 +8,7 @@ from its first frame.  ``--save FILE`` writes what was served as a recording.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,12 +18,8 @@ import click
 
 from harness._version import __version__
 from harness.core.durations import format_duration, parse_duration
-from harness.core.fuzz import (
-    DEFAULT_RATE,
-    PROFILES,
-    FuzzOptions,
-    fuzz_feed,
-)
+from harness.core.faults import FaultTimeline
+from harness.core.fuzz import DEFAULT_RATE, FuzzOptions, fault_timeline, fuzz_feed
 from harness.core.profile import DEFAULT_PROFILE
 from harness.core.protocol import Channel
 from harness.core.safe_output import check_output
@@ -53,7 +50,8 @@ MAX_FRAMES = 100_000
     metavar="P",
     default="valid",
     show_default=True,
-    help=f"{' or '.join(PROFILES)}: only well-formed frames, or malformed ones mixed in.",
+    help="valid: only well-formed frames; hostile: malformed ones mixed in; chaos: hostile,"
+    " and a fault timeline generated from the seed.",
 )
 @click.option(
     "--rate",
@@ -102,6 +100,11 @@ def fuzz_command(**options: Any) -> None:
     feed = fuzz_feed(fuzz, duration_ns)
     replay = ReplayOptions(speed=1.0, loop=options["loop"], rebase_time=options["rebase_time"])
     config = server_config(options, replay, DEFAULT_PROFILE)
+    generated = fault_timeline(fuzz, duration_ns)
+    if generated is not None:
+        given = config.faults.faults if config.faults is not None else ()
+        seed = config.faults.seed if config.faults is not None else generated.seed
+        config = dataclasses.replace(config, faults=FaultTimeline(given + generated.faults, seed))
     loaded = Loaded(_title(fuzz, feed, options), feed, config, TOOL)
     on_stopped = None
     if save is not None:

@@ -20,6 +20,7 @@ import trio
 from harness.cli._options import PORT
 from harness.cli._signals import StopSignals
 from harness.core.durations import format_duration, parse_duration
+from harness.core.faults import FaultTimeline, load_faults
 from harness.core.loading import load_recording
 from harness.core.player import parse_speed
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
@@ -135,6 +136,10 @@ def server_options(function: F) -> F:
             help="Serve the HTTP control API under /_harness/ on the same port (push, pause,"
             " seek, journal, ...; see the README).",
         ),
+        click.option(
+            "--faults", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+            help="Run this fault timeline (TOML or JSON; see the README's Faults) from the start.",
+        ),
         click.option("--quiet", is_flag=True, help="No status line."),
     ]  # fmt: skip
     for option in reversed(options):
@@ -239,6 +244,7 @@ def server_config(
         broadcast=options["broadcast"],
         shutdown_grace_s=_option_duration("--shutdown-grace", options["shutdown_grace"]),
         control=options["control"],
+        faults=None if options["faults"] is None else load_faults(options["faults"]),
     )
 
 
@@ -385,11 +391,19 @@ def _plan_lines(details: dict[str, Any]) -> list[str]:
 def _print_banner(loaded: Loaded, details: dict[str, Any]) -> None:
     lines = [
         loaded.title,
+        *_fault_lines(loaded.config.faults),
         *_banner_lines(loaded, details),
         "  Ctrl-C stops (clients get a 1001 close).",
     ]
     click.echo("\n".join(lines))
     sys.stdout.flush()
+
+
+def _fault_lines(faults: FaultTimeline | None) -> list[str]:
+    if faults is None:
+        return []
+    kinds = ", ".join(dict.fromkeys(str(fault.kind) for fault in faults.faults)) or "none"
+    return [f"  faults:        {len(faults.faults)} (seed {faults.seed}): {kinds}"]
 
 
 def _check_ready_folder(path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 
 from harness.core.durations import parse_duration
 from harness.core.envelopes import compact_json, error_envelope
+from harness.core.faults import FaultTimeline, parse_faults
 from harness.core.mock.token_table import ApiTokenState
 from harness.core.player import parse_speed
 from harness.core.protocol import Plan
@@ -122,6 +123,13 @@ class Play:
 
 
 @dataclass(frozen=True, slots=True)
+class InjectFaults:
+    """``POST /_harness/faults``: run this fault timeline from now (``inject_faults``)."""
+
+    timeline: FaultTimeline
+
+
+@dataclass(frozen=True, slots=True)
 class ReadJournal:
     since: int = 0
 
@@ -148,6 +156,7 @@ ControlCommand: TypeAlias = (
     | Seek
     | SetSpeed
     | Play
+    | InjectFaults
     | ReadJournal
     | ReadStats
     | Reset
@@ -175,7 +184,7 @@ def parse_control(
         if wanted == "GET":
             fields = _query_fields(query)
         else:
-            fields = _body_fields(body, frames_list=name == "play")
+            fields = _body_fields(body, list_key=_LIST_BODIES.get(name))
         return parse(_Fields(fields, body))
     except (_Bad, UsageError) as exc:
         return ControlError(400, _BAD_REQUEST_CODE, f"{method} {path}: {exc}")
@@ -218,18 +227,18 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _body_fields(body: bytes, *, frames_list: bool = False) -> dict[str, Any]:
-    """The body's JSON object (``frames_list``: a bare JSON list is ``{"frames": list}``)."""
+def _body_fields(body: bytes, *, list_key: str | None = None) -> dict[str, Any]:
+    """The body's JSON object (with ``list_key``, a bare JSON list is ``{list_key: list}``)."""
     if not body.strip():
         return {}
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _Bad(f"body is not JSON ({exc})") from None
-    if frames_list and isinstance(value, list):
-        return {"frames": value}
+    if list_key and isinstance(value, list):
+        return {list_key: value}
     if not isinstance(value, dict):
-        raise _Bad("body must be a JSON object" + (" or a list of frames" if frames_list else ""))
+        raise _Bad("body must be a JSON object" + (f" or a list of {list_key}" if list_key else ""))
     return value
 
 
@@ -342,6 +351,11 @@ def _play(fields: _Fields) -> Play:
     )
 
 
+def _faults(fields: _Fields) -> InjectFaults:
+    """The fault file's structure as JSON (:func:`harness.core.faults.parse_faults`)."""
+    return InjectFaults(parse_faults(fields.values))
+
+
 def _journal(fields: _Fields) -> ReadJournal:
     fields.only("since")
     since = fields.get("since", str, "0")
@@ -349,6 +363,9 @@ def _journal(fields: _Fields) -> ReadJournal:
         raise _Bad(f"since must be an integer >= 0, got {since!r}")
     return ReadJournal(int(since))
 
+
+_LIST_BODIES = {"play": "frames", "faults": "faults"}
+"""Endpoints whose body may be a bare JSON list, and the field it stands for."""
 
 _ENDPOINTS: dict[str, tuple[str, Callable[[_Fields], ControlCommand]]] = {
     "push": ("POST", _push),
@@ -362,6 +379,7 @@ _ENDPOINTS: dict[str, tuple[str, Callable[[_Fields], ControlCommand]]] = {
     "seek": ("POST", _seek),
     "speed": ("POST", _speed),
     "play": ("POST", _play),
+    "faults": ("POST", _faults),
     "journal": ("GET", _journal),
     "stats": ("GET", _empty(ReadStats)),
     "reset": ("POST", _empty(Reset)),

@@ -17,8 +17,8 @@ Profiles:
   (malformed JSON, empty, huge, damaged events, unicode edge cases; text frames only, since
   the mock's feed sends text frames).
 
-Seam: a later ``chaos`` profile adds a generated fault timeline beside the frames
-(:func:`fault_timeline` is where it goes); it is refused until faults exist.
+- ``chaos``: the hostile frames, and a fault timeline generated from the same seed
+  (:func:`fault_timeline`, :func:`harness.core.faults.chaos_timeline`) on recording time.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from itertools import islice
 from typing import Any
 
 from harness.core.envelopes import compact_json
+from harness.core.faults import FaultTimeline, chaos_timeline
 from harness.core.protocol import Channel
 from harness.core.schedule import Feed
 from harness.core.stream import feed_of
@@ -44,8 +45,7 @@ from harness.core.variants import (
 )
 from harness.errors import UsageError
 
-PROFILES = ("valid", "hostile")
-FUTURE_PROFILES = {"chaos": "adds a generated fault timeline; it needs fault injection"}
+PROFILES = ("valid", "hostile", "chaos")
 DEFAULT_RATE = 10.0
 MAX_RATE = 100_000.0
 MATCHES = 6
@@ -70,11 +70,6 @@ class FuzzOptions:
     channels: tuple[Channel, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.profile in FUTURE_PROFILES:
-            raise UsageError(
-                f"profile {self.profile!r} is not available yet ({FUTURE_PROFILES[self.profile]});"
-                f" use {' or '.join(PROFILES)}"
-            )
         if self.profile not in PROFILES:
             raise UsageError(f"unknown profile {self.profile!r}: use {' or '.join(PROFILES)}")
         if not 0 < self.rate <= MAX_RATE:
@@ -147,7 +142,7 @@ def _frame(
     pool: list[_Match],
     now_ns: int,
 ) -> bytes:
-    if profile == "hostile" and draw.rng.random() < HOSTILE_SHARE:
+    if profile != "valid" and draw.rng.random() < HOSTILE_SHARE:
         return hostile_frame(draw, _hostile_kind(draw)).payload
     event = variant(draw, draw.choice(templates))
     _place(event, draw.choice(pool), draw, pool)
@@ -211,6 +206,9 @@ def first_frames(options: FuzzOptions, count: int) -> list[bytes]:
     return [payload for _, payload in islice(generate(options), count)]
 
 
-def fault_timeline(options: FuzzOptions) -> None:
-    """Seam for the ``chaos`` profile: the generated fault timeline goes here (issue 11)."""
-    return None
+def fault_timeline(options: FuzzOptions, duration_ns: int) -> FaultTimeline | None:
+    """The ``chaos`` profile's fault timeline over the stream, from the seed (None for the
+    other profiles)."""
+    if options.profile != "chaos":
+        return None
+    return chaos_timeline(options.seed, duration_ns / NS)

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
+from harness.core.faults import CLOCKS, ENDPOINTS, INSTANT_KINDS, Fault, FaultKind, FaultTimeline
+from harness.core.mock.token_table import ApiTokenState
 from harness.core.protocol import Channel
 from harness.core.schedule import Feed, FeedFrame
 from harness.core.stream import StreamFrame, feed_of, frames_feed
@@ -30,9 +32,11 @@ from harness.core.variants import (
 
 __all__ = [
     "UNICODE_EDGES",
+    "FaultTimeline",
     "HostileFrame",
     "StreamFrame",
     "events",
+    "fault_timelines",
     "hostile_frames",
     "matches",
     "mutations",
@@ -172,3 +176,56 @@ def mutations(feed: Feed, seed: int, *, rate: float = 0.05) -> Feed:
 def _simulated_match(seed: int) -> list[FeedFrame]:
     _header, records = synthesize(SynthOptions(seed=seed, matches=1))
     return list(Feed.from_records(records).frames)
+
+
+def fault_timelines(
+    *, max_faults: int = 4, max_at_s: float = 30.0, clocks: Sequence[str] = CLOCKS
+) -> st.SearchStrategy[FaultTimeline]:
+    """Fault timelines of up to ``max_faults`` entries of every kind, starting within
+    ``max_at_s`` seconds on one of ``clocks``; each is what :func:`parse_faults` accepts, so
+    ``soccer_server.inject(timeline)`` runs it.  Shrinks towards fewer, earlier, shorter faults."""
+    return st.builds(
+        FaultTimeline,
+        st.lists(_fault(max_at_s, tuple(clocks)), max_size=max_faults).map(tuple),
+        st.integers(0, 2**32 - 1),
+    )
+
+
+def _fault(max_at_s: float, clocks: tuple[str, ...]) -> st.SearchStrategy[Fault]:
+    seconds = st.floats(0, max_at_s, allow_nan=False).map(lambda s: round(s, 3))
+    short = st.floats(0.001, 5.0, allow_nan=False).map(lambda s: round(s, 3))
+    by_kind: dict[FaultKind, dict[str, st.SearchStrategy[Any]]] = {
+        FaultKind.CLOSE: {
+            "code": st.sampled_from([1000, 1001, 1008, 1011, 4000, 4999]),
+            "reason": st.text(max_size=20).filter(lambda r: len(r.encode()) <= 123),
+        },
+        FaultKind.REFUSE_CONNECT: {"status": st.sampled_from([429, 500, 502, 503, 504])},
+        FaultKind.REST_ERROR: {
+            "status": st.sampled_from([429, 500, 502, 503, 504]),
+            "endpoints": st.lists(st.sampled_from(list(ENDPOINTS)), min_size=1, unique=True).map(
+                tuple
+            ),
+        },
+        FaultKind.REVOKE_TOKEN: {
+            "state": st.sampled_from([s for s in ApiTokenState if s is not ApiTokenState.ACTIVE])
+        },
+        FaultKind.LATENCY: {
+            "delay_s": st.floats(0, 0.5).map(lambda s: round(s, 3)),
+            "jitter_s": st.floats(0, 0.1).map(lambda s: round(s, 3)),
+        },
+        FaultKind.DRIP: {"rate": st.sampled_from([1.0, 5.0, 50.0])},
+        FaultKind.SPLIT_BURST: {"size": st.integers(1, 5), "gap_s": short},
+    }
+
+    def one(kind: FaultKind) -> st.SearchStrategy[Fault]:
+        lasting = st.none() if kind in INSTANT_KINDS else st.none() | short
+        return st.builds(
+            Fault,
+            st.just(kind),
+            at_s=seconds,
+            clock=st.sampled_from(clocks),
+            for_s=lasting,
+            **by_kind.get(kind, {}),
+        )
+
+    return st.one_of([one(kind) for kind in FaultKind])

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.core.faults import FaultTimeline, parse_faults
 from harness.core.mock.token_table import ApiTokenState
 from harness.core.schedule import Feed
 from harness.core.stream import Frame, frames_feed
@@ -118,6 +119,17 @@ class SoccerServer:
     def reset(self) -> None:
         self._call("reset")
         self.played = None
+
+    def inject(self, faults: FaultTimeline | Mapping[str, Any] | Iterable[Any]) -> int:
+        """Run a fault timeline from now (the fault file's structure: ``{"seed": N, "faults":
+        [...]}``, a list of entries, or a :class:`~harness.core.faults.FaultTimeline`); wall
+        times count from this call.  :meth:`reset` ends every timeline.  Returns the number of
+        entries."""
+        timeline = parse_faults(
+            faults if isinstance(faults, FaultTimeline | Mapping) else list(faults)
+        )
+        self._call("inject_faults", timeline)
+        return len(timeline.faults)
 
     def play(
         self,

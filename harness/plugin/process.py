@@ -26,6 +26,7 @@ import httpx
 
 import harness
 import harness.errors
+from harness.core.faults import FaultTimeline
 from harness.core.stream import Frame, StreamFrame, TimedFrame, frame_bytes, timed_frames
 from harness.errors import HarnessError, UsageError, WaitTimeout
 from harness.plugin.fixture import SoccerServer
@@ -196,6 +197,9 @@ class ProcessSoccerServer(SoccerServer):
 
     def _do_reset(self) -> None:
         self._post("reset")
+
+    def _do_inject_faults(self, timeline: FaultTimeline) -> None:
+        self._post("faults", timeline.to_json())
 
     def _do_play(
         self,

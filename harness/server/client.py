@@ -39,9 +39,10 @@ from wsproto.events import CloseConnection, Message, Ping, TextMessage
 from wsproto.utilities import LocalProtocolError
 
 from harness.core.envelopes import compact_json
+from harness.core.faults import FrameShaper, Shaping
 from harness.core.mock.ws_session import Pong, WsSession
 from harness.core.protocol import FrameInfo, Topic
-from harness.server.frames import text_frame
+from harness.server.frames import split_frames, text_frame
 from harness.server.journal import Journal, shorten
 
 HIGH_WATER = 256 * 1024
@@ -63,7 +64,9 @@ class ConnectionHost(Protocol):
     """What a connection needs from the server that owns it."""
 
     journal: Journal
-    answer_pings: bool
+
+    @property
+    def answer_pings(self) -> bool: ...
 
     def token_expires_at(self, ws_token: str) -> float: ...
     def token_changed(self, ws_token: str) -> trio.Event: ...
@@ -109,6 +112,9 @@ class ClientConnection:
         self.done = trio.Event()
         """Set once the connection has ended and its stream is closed."""
         self.close_code: int | None = None
+        self._shaper: FrameShaper | None = None
+        self._queued_at: list[float] = []
+        """When each chunk of the queue was queued (kept only while a shaper paces them)."""
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -123,6 +129,8 @@ class ClientConnection:
         if not self.accepting:
             return
         self._out.append(data)
+        if self._shaper is not None:
+            self._queued_at.append(trio.current_time())
         self.queued_bytes += len(data)
         self._wake.set()
 
@@ -165,12 +173,27 @@ class ClientConnection:
         """The server serves another feed: its interned route ids name other frames now."""
         self._routes.clear()
 
+    def shape(self, shaping: Shaping | None, seed: int = 0) -> None:
+        """Pace the frames to this client (latency, drip, split bursts), or stop pacing."""
+        if shaping is None:
+            self._shaper = None
+            self._queued_at.clear()
+        elif self._shaper is None or self._shaper.shaping != shaping:
+            now = trio.current_time()
+            self._queued_at = [now] * len(self._out)
+            self._shaper = FrameShaper(shaping, seed * 1_000_003 + self.id)
+        self._wake.set()
+
     async def _writer(self) -> None:
         while True:
             while not self._out:
                 if self._wake.is_set():
                     self._wake = trio.Event()
                 await self._wake.wait()
+            if self._shaper is not None:
+                if not await self._send_paced(self._shaper):
+                    return
+                continue
             chunk = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self._out.clear()
             try:
@@ -181,6 +204,23 @@ class ClientConnection:
             self.bytes_sent += len(chunk)
             self.queued_bytes -= len(chunk)
             self._pulse()
+
+    async def _send_paced(self, shaper: FrameShaper) -> bool:
+        """Send the first queued chunk frame by frame, each at its due time; False when the
+        client is gone."""
+        chunk = self._out.pop(0)
+        queued_at = self._queued_at.pop(0) if self._queued_at else trio.current_time()
+        for frame in split_frames(chunk):
+            await trio.sleep_until(shaper.due(queued_at))
+            try:
+                await self.stream.send_all(frame)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._scope.cancel()
+                return False
+            self.bytes_sent += len(frame)
+            self.queued_bytes -= len(frame)
+            self._pulse()
+        return True
 
     # --- closing -----------------------------------------------------------------------------
 
@@ -214,6 +254,7 @@ class ClientConnection:
         out of the queue before sending)."""
         self.queued_bytes -= sum(len(chunk) for chunk in self._out)
         self._out.clear()
+        self._queued_at.clear()
 
     def abort(self) -> None:
         """Drop the connection without a close frame (TCP reset where the socket allows); no-op

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.core.faults import FaultTimeline
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
 from harness.core.schedule import ReplayOptions
 from harness.errors import UsageError
@@ -37,6 +38,8 @@ class ServerConfig:
     shutdown_grace_s: float = SHUTDOWN_GRACE_S
     control: bool = False
     """Serve the HTTP control API under ``/_harness/`` (:mod:`harness.server.control`)."""
+    faults: FaultTimeline | None = None
+    """A fault timeline started with the server (``--faults FILE``)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

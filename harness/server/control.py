@@ -17,6 +17,7 @@ from harness.core.control import (
     ControlCommand,
     ControlError,
     ExpireToken,
+    InjectFaults,
     Pause,
     Pings,
     Play,
@@ -32,6 +33,7 @@ from harness.core.control import (
     parse_control,
 )
 from harness.core.envelopes import compact_json
+from harness.core.faults import FaultTimeline
 from harness.core.mock.rest_api import RestResponse
 from harness.core.mock.token_table import ApiTokenState
 from harness.core.stream import Frame, TimedFrame
@@ -68,6 +70,7 @@ class MockServer(Protocol):
         self, frames: list[Frame], *, speed: float | None = None, close_when_delivered: bool = False
     ) -> int: ...
     async def reset(self) -> None: ...
+    def inject_faults(self, faults: FaultTimeline) -> None: ...
 
 
 async def handle_control(server: MockServer, request: HttpRequest) -> RestResponse:
@@ -110,6 +113,9 @@ async def run_command(server: MockServer, command: ControlCommand) -> dict[str, 
                 else [TimedFrame(o, f) for o, f in zip(offsets, frames, strict=True)]
             )
             return {"frames": server.play(timed, speed=speed, close_when_delivered=close)}
+        case InjectFaults(timeline):
+            server.inject_faults(timeline)
+            return {"faults": len(timeline.faults)}
         case ReadJournal(since):
             return _journal(server, since)
         case ReadStats():

@@ -40,3 +40,23 @@ def text_frame(payload: bytes | str) -> bytes:
 def reply_frame(obj: Any) -> bytes:
     """A text frame holding ``obj`` as compact JSON (live replies: subscribed, pong, error)."""
     return data_frame(compact_json(obj))
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    """The server frames joined in ``data``, one each (unmasked, as :func:`data_frame` and
+    wsproto write them): for pacing frames one by one under a fault."""
+    frames = []
+    start = 0
+    while start < len(data):
+        length = data[start + 1] & 0x7F
+        header = 2
+        if length == 126:
+            (length,) = struct.unpack_from("!H", data, start + 2)
+            header = 4
+        elif length == 127:
+            (length,) = struct.unpack_from("!Q", data, start + 2)
+            header = 10
+        end = start + header + length
+        frames.append(data[start:end])
+        start = end
+    return frames

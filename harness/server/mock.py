@@ -25,6 +25,7 @@ from wsproto.utilities import RemoteProtocolError
 
 from harness.core.control import CONTROL_PREFIX, is_control_path
 from harness.core.envelopes import WRONG_PARAM, compact_json
+from harness.core.faults import FaultTimeline, parse_faults
 from harness.core.mock.rest_api import RestApi, RestResponse
 from harness.core.mock.token_table import ApiTokenState, TokenTable, WsToken
 from harness.core.mock.ws_session import WsSession
@@ -35,6 +36,7 @@ from harness.server.client import ClientConnection
 from harness.server.clock import ServerClock
 from harness.server.config import ServerConfig, ServerStats
 from harness.server.control import handle_control
+from harness.server.faults import ServerFaults
 from harness.server.frames import text_frame
 from harness.server.journal import Journal, shorten
 from harness.server.player_state import PlayerState
@@ -81,6 +83,8 @@ class MockServer(PlayerServices):
         self._next_conn_id = 1
         self.player = PlayerState(config.replay.speed)
         self._fresh_state()
+        self.faults = ServerFaults(self, nursery, self._position_s)
+        """The fault timelines running on this server (:meth:`inject_faults`)."""
         self.internal_errors = 0
         self.accept_scope = trio.CancelScope()
         """Around the accept loop: cancelled when the server stops accepting."""
@@ -91,7 +95,7 @@ class MockServer(PlayerServices):
         config = self.config
         self.tokens = TokenTable(self.profile, api_token=config.api_token)
         self.rest = RestApi(self.tokens, ws_url=self.ws_url, profile=self.profile)
-        self.answer_pings = True
+        self._pings_answered = True
         self._reaped = (0, 0)  # frames and bytes of finished timelines/connections
         self._pushed = 0
         self._http_requests = 0
@@ -153,8 +157,20 @@ class MockServer(PlayerServices):
 
     def stop_answering_pings(self, stop: bool = True) -> None:
         """Stop (or resume) answering app-level ``ping`` commands and protocol pings."""
-        self.answer_pings = not stop
+        self._pings_answered = not stop
         self.journal.add("note", "pings ignored" if stop else "pings answered")
+
+    @property
+    def answer_pings(self) -> bool:
+        """Pings are answered: not stopped by the control API, nor by an ``ignore-pings``
+        fault."""
+        return self._pings_answered and self.faults.effects.answer_pings
+
+    def inject_faults(self, faults: FaultTimeline | Any) -> None:
+        """Run a fault timeline from now (a :class:`~harness.core.faults.FaultTimeline`, or
+        its mapping or list of entries, checked by :func:`~harness.core.faults.parse_faults`);
+        :meth:`reset` ends every timeline."""
+        self.faults.inject(parse_faults(faults))
 
     async def close_connections(
         self,
@@ -292,6 +308,9 @@ class MockServer(PlayerServices):
         except RemoteProtocolError as exc:
             self.journal.add("note", f"bad WebSocket handshake: {exc}")
             refusal = refusal or self.rest.error(WRONG_PARAM, param="Sec-WebSocket-Key")
+        outage = self.faults.effects.refuse_upgrades
+        if outage is not None:
+            refusal = refusal or self.rest.error(outage)
         decision = refusal or self.rest.open_websocket(request.query, self._wall_clock())
         if isinstance(decision, RestResponse):
             self._journal_http(request, decision)
@@ -315,6 +334,7 @@ class MockServer(PlayerServices):
         )
         self._next_conn_id += 1
         self._connections[conn.id] = conn
+        self.faults.shape_new(conn)
         self.journal.add("ws_open", f"token {token.token} plan {token.plan}", conn.id)
         timeline = self._timeline_for(token.token)
         if timeline is not None:
@@ -351,6 +371,11 @@ class MockServer(PlayerServices):
             self._timelines[key] = timeline
             self._nursery.start_soon(timeline.run)
         return timeline
+
+    def _position_s(self) -> float:
+        """The replay position of the furthest timeline (recording-clock faults wait on it)."""
+        started = [t.recording_ns for t in self._timelines.values() if t.started]
+        return max(started, default=0) / 1e9
 
     def _reap_timelines(self) -> None:
         """Drop the timelines of WS tokens that are gone (expired and no connection open)."""
@@ -424,6 +449,8 @@ async def _run_shielded(
             )
             if config.broadcast:
                 server._timeline_for(BROADCAST)
+            if config.faults is not None:
+                server.faults.inject(config.faults)
             await nursery.start(_accept_connections, server, listeners)
             task_status.started((scope, server))
 

@@ -34,6 +34,7 @@ from harness.core.stream import Frame, frames_feed
 from harness.errors import UsageError, WaitTimeout
 from harness.server.client import ClientConnection
 from harness.server.config import ServerConfig
+from harness.server.faults import ServerFaults
 from harness.server.journal import WAIT_TIMEOUT_S, Journal
 from harness.server.player_state import PlayerState
 from harness.server.prepared import PreparedFeed
@@ -61,6 +62,7 @@ class _Resettable(Protocol):
     _recorded: PreparedFeed | None
     _closer: trio.CancelScope
     _connections: dict[int, ClientConnection]
+    faults: ServerFaults
 
     async def close_connections(
         self, *, code: int = 1000, reason: str = "", abrupt: bool = False, token: str | None = None
@@ -228,6 +230,7 @@ class PlayerServices:
             event.set()
         self._token_events.clear()
         self._fresh_state()
+        self.faults.clear()
         self.journal.clear()
         self.player.paused, self.player.speed = False, self.config.replay.speed
         if self.config.broadcast:

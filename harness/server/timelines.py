@@ -145,6 +145,11 @@ class Timeline:
         passed = self.position
         return self.cursor.frame(passed - 1).offset_ns if passed else 0
 
+    @property
+    def recording_ns(self) -> int:
+        """Where the timeline is now in recording time (between frames too, when timed)."""
+        return self._recording_ns()
+
     def attach(self, conn: ClientConnection) -> None:
         self.connections[conn] = None
         self._pulse()

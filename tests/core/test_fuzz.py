@@ -93,7 +93,7 @@ def test_the_hostile_profile_mixes_in_text_frames_that_are_not_events() -> None:
 @pytest.mark.parametrize(
     ("profile", "rate", "message"),
     [
-        ("chaos", 10.0, "not available yet"),
+        ("nope", 10.0, "unknown profile"),
         ("nice", 10.0, "unknown profile"),
         ("valid", 0.0, "rate must be > 0"),
         ("valid", 1e9, "rate must be > 0 and <= 100000"),

@@ -23,7 +23,7 @@ def test_scoreboard_example(downstream: pytest.Pytester) -> None:
     )
     # When its tests run, Then they pass
     result = downstream.runpytest_subprocess("tests")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 NODE = shutil.which("node")

@@ -65,3 +65,11 @@ def test_renew_delay_keeps_a_margin():
     assert renew_delay("2024-01-15 14:25:00", now) == 20 * 60
     assert renew_delay("2024-01-15 14:00:04", now) == 2
     assert renew_delay("2024-01-15 13:59:00", now) == 0
+
+
+@pytest.mark.soccer_recording(speed=1, ttl="3s")
+def test_a_failing_renewal_is_reported_not_ignored(soccer_server):
+    # the service answers 503 to renewals: the board must say so, not run on a dying token
+    soccer_server.inject([{"kind": "rest-error", "status": 503, "endpoints": ["renew"]}])
+    with pytest.raises(ScoreboardError, match="renew: 503 Service Unavailable"):
+        asyncio.run(board(soccer_server).run(until=lambda b: b.renewals >= 1))

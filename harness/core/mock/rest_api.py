@@ -95,6 +95,9 @@ class RestApi:
         self.tokens = tokens
         self.ws_url = ws_url
         self.profile = profile
+        self.outages: Mapping[str, RestError] = {}
+        """Endpoint (``/ws/new``, ``/ws/renew``, ``/token/status``) -> the error it answers
+        instead, whoever calls (a ``rest-error`` fault)."""
 
     # --- REST ---------------------------------------------------------------------------------
 
@@ -114,6 +117,9 @@ class RestApi:
         endpoint = _route(path, rapid)
         if endpoint is None or method not in ("GET", "HEAD"):
             return self._error(self.profile.unknown_path)
+        outage = self.outages.get(endpoint)
+        if outage is not None:
+            return self._error(outage)
         caller = self._authenticate(query, lowered, rapid)
         if isinstance(caller, RestResponse):
             return caller

@@ -108,6 +108,8 @@ class TokenTable:
         self._ws_by_token: dict[str, WsToken] = {}
         self._connections: dict[str, int] = {}
         self._windows: dict[str, tuple[int, int]] = {}  # api token -> (hour index, requests)
+        self.override_state: ApiTokenState | None = None
+        """Every API token's state while set (a ``revoke-token`` fault)."""
 
     # --- API tokens ------------------------------------------------------------------------
 
@@ -118,6 +120,8 @@ class TokenTable:
         return self.required_api_token is None or api_token == self.required_api_token
 
     def state_of(self, api_token: str) -> ApiTokenState:
+        if self.override_state is not None:
+            return self.override_state
         return self._states.get(api_token, ApiTokenState.ACTIVE)
 
     def plan_of(self, api_token: str) -> Plan:
