@@ -52,9 +52,10 @@ class FaultKind(enum.StrEnum):
     DROP = "drop"
     """Every connection's TCP connection is dropped abruptly, no close frame (instant)."""
     REFUSE_CONNECT = "refuse-connect"
-    """WebSocket handshakes are refused with ``status`` (429 or 5xx)."""
+    """WebSocket handshakes are refused with ``status`` (429 or 5xx), ``times`` at most."""
     REST_ERROR = "rest-error"
-    """The ``endpoints`` (``new``, ``renew``, ``status``) answer ``status`` (429 or 5xx)."""
+    """The ``endpoints`` (``new``, ``renew``, ``status``) answer ``status`` (429 or 5xx),
+    ``times`` at most."""
     EXPIRE_TOKEN = "expire-token"
     """Every WS token expires now: ``TOKEN_EXPIRED``, then the 4001 close (instant)."""
     REVOKE_TOKEN = "revoke-token"
@@ -79,8 +80,8 @@ _FIELDS: dict[FaultKind, dict[str, Any]] = {
     FaultKind.IGNORE_PINGS: {},
     FaultKind.CLOSE: {"code": 1000, "reason": ""},
     FaultKind.DROP: {},
-    FaultKind.REFUSE_CONNECT: {"status": 503},
-    FaultKind.REST_ERROR: {"status": 503, "endpoints": ("new", "renew")},
+    FaultKind.REFUSE_CONNECT: {"status": 503, "times": 0},
+    FaultKind.REST_ERROR: {"status": 503, "endpoints": ("new", "renew"), "times": 0},
     FaultKind.EXPIRE_TOKEN: {},
     FaultKind.REVOKE_TOKEN: {"state": "suspended"},
     FaultKind.LATENCY: {"delay": None, "jitter": 0.0},
@@ -108,6 +109,8 @@ class Fault:
     rate: float = 0.0
     size: int = 1
     gap_s: float = 0.0
+    times: int = 0
+    """``refuse-connect``/``rest-error``: it ends after this many refusals (0: no limit)."""
 
     @property
     def instant(self) -> bool:
@@ -322,7 +325,10 @@ def _checked(where: str, kind: FaultKind, values: dict[str, Any]) -> Fault:
         status = _integer(where, "status", values["status"])
         if status != 429 and not (500 <= status <= 599 and status in HTTPStatus._value2member_map_):
             raise UsageError(f"{where}: status must be 429 or a 5xx, got {status}")
-        fault = replace(fault, status=status)
+        times = _integer(where, "times", values["times"])
+        if times < 0:
+            raise UsageError(f"{where}: times must be 0 (no limit) or more")
+        fault = replace(fault, status=status, times=times)
     if kind is FaultKind.REST_ERROR:
         names = values["endpoints"]
         names = [names] if isinstance(names, str) else names

@@ -199,9 +199,13 @@ def _fault(max_at_s: float, clocks: tuple[str, ...]) -> st.SearchStrategy[Fault]
             "code": st.sampled_from([1000, 1001, 1008, 1011, 4000, 4999]),
             "reason": st.text(max_size=20).filter(lambda r: len(r.encode()) <= 123),
         },
-        FaultKind.REFUSE_CONNECT: {"status": st.sampled_from([429, 500, 502, 503, 504])},
+        FaultKind.REFUSE_CONNECT: {
+            "status": st.sampled_from([429, 500, 502, 503, 504]),
+            "times": st.integers(0, 3),
+        },
         FaultKind.REST_ERROR: {
             "status": st.sampled_from([429, 500, 502, 503, 504]),
+            "times": st.integers(0, 3),
             "endpoints": st.lists(st.sampled_from(list(ENDPOINTS)), min_size=1, unique=True).map(
                 tuple
             ),

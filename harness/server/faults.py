@@ -15,7 +15,14 @@ from typing import Protocol
 
 import trio
 
-from harness.core.faults import Fault, FaultEffects, FaultKind, FaultTimeline, effects
+from harness.core.faults import (
+    ENDPOINTS,
+    Fault,
+    FaultEffects,
+    FaultKind,
+    FaultTimeline,
+    effects,
+)
 from harness.core.mock.rest_api import RestApi
 from harness.core.mock.token_table import TokenTable
 from harness.server.client import ClientConnection
@@ -61,6 +68,8 @@ class ServerFaults:
         self._position_s = position_s
         self._scopes: set[trio.CancelScope] = set()
         self._ongoing: list[Fault] = []
+        self._refusals: dict[int, int] = {}
+        """id of an ongoing fault with ``times`` -> refusals it has answered."""
         self.effects = FaultEffects()
         self.seed = 0
         self.injected = 0
@@ -88,6 +97,21 @@ class ServerFaults:
         self._ongoing.clear()
         self.injected = 0
         self._apply()
+
+    def refused(self, kind: FaultKind, endpoint: str | None = None) -> None:
+        """A refusal was answered (a REST ``endpoint``, or a handshake): the fault that
+        answered it ends once it has answered its ``times``."""
+        for fault in reversed(self._ongoing):
+            if fault.kind is not kind:
+                continue
+            if endpoint is not None and endpoint not in (ENDPOINTS[e] for e in fault.endpoints):
+                continue
+            if fault.times:
+                count = self._refusals.get(id(fault), 0) + 1
+                self._refusals[id(fault)] = count
+                if count >= fault.times:
+                    self._end(fault)
+            return
 
     def shape_new(self, conn: ClientConnection) -> None:
         """A connection opened while faults pace frames is paced too."""
@@ -136,7 +160,11 @@ class ServerFaults:
         self._host.journal.add("note", f"fault {fault.kind} ends")
         if fault in self._ongoing:
             self._ongoing.remove(fault)
+            self._refusals.pop(id(fault), None)
             self._apply()
+
+    def _rest_refused(self, endpoint: str) -> None:
+        self.refused(FaultKind.REST_ERROR, endpoint)
 
     async def _close(self, code: int, reason: str, abrupt: bool) -> None:
         await self._host.close_connections(code=code, reason=reason, abrupt=abrupt)
@@ -145,6 +173,7 @@ class ServerFaults:
         now = effects(self._ongoing)
         before, self.effects = self.effects, now
         self._host.rest.outages = now.outages
+        self._host.rest.on_outage = self._rest_refused
         self._host.tokens.override_state = now.api_token_state
         if now.shaping != before.shaping:
             for conn in self._host.connections():

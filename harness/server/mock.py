@@ -25,7 +25,7 @@ from wsproto.utilities import RemoteProtocolError
 
 from harness.core.control import CONTROL_PREFIX, is_control_path
 from harness.core.envelopes import WRONG_PARAM, compact_json
-from harness.core.faults import FaultTimeline, parse_faults
+from harness.core.faults import FaultKind, FaultTimeline, parse_faults
 from harness.core.mock.rest_api import RestApi, RestResponse
 from harness.core.mock.token_table import ApiTokenState, TokenTable, WsToken
 from harness.core.mock.ws_session import WsSession
@@ -309,8 +309,9 @@ class MockServer(PlayerServices):
             self.journal.add("note", f"bad WebSocket handshake: {exc}")
             refusal = refusal or self.rest.error(WRONG_PARAM, param="Sec-WebSocket-Key")
         outage = self.faults.effects.refuse_upgrades
-        if outage is not None:
-            refusal = refusal or self.rest.error(outage)
+        if outage is not None and refusal is None:
+            refusal = self.rest.error(outage)
+            self.faults.refused(FaultKind.REFUSE_CONNECT)
         decision = refusal or self.rest.open_websocket(request.query, self._wall_clock())
         if isinstance(decision, RestResponse):
             self._journal_http(request, decision)

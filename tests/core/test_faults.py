@@ -97,6 +97,8 @@ def test_json_and_python_give_the_same_timeline(tmp_path: Path) -> None:
         ({"kind": "rest-error", "endpoints": ["nope"]}, "endpoints must be some of new"),
         ({"kind": "revoke-token", "state": "active"}, "state active revokes nothing"),
         ({"kind": "split-burst", "size": 0, "gap": 1}, "size must be at least 1"),
+        ({"kind": "rest-error", "times": -1}, "times must be 0 (no limit) or more"),
+        ({"kind": "drop", "times": 2}, "fault 0 (drop): unknown field(s) times"),
         ("close", "fault 0: must be a table/object"),
     ],
 )

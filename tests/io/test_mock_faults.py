@@ -111,6 +111,25 @@ async def test_rest_error_answers_the_chosen_endpoints(status: int, error: dict[
             assert (await rest_get(server, "/v1/ws/new/")).status_code == 200
 
 
+async def test_a_refusal_with_times_ends_after_that_many() -> None:
+    with trio.fail_after(10):
+        async with open_mock_server() as server:
+            _, url = await _subscribed(server)
+            server.inject_faults(
+                [
+                    {"kind": "rest-error", "endpoints": ["new"], "times": 2},
+                    {"kind": "refuse-connect", "times": 1},
+                ]
+            )
+            statuses = [(await rest_get(server, "/v1/ws/new/")).status_code for _ in range(3)]
+            assert statuses == [503, 503, 200]
+            with pytest.raises(ConnectionRejected):
+                async with connect(url):
+                    pass
+            async with connect(url) as ws:
+                assert (await ask(ws, PING))["type"] == "pong"
+
+
 async def test_expire_token_expires_open_connections_as_documented() -> None:
     with trio.fail_after(10):
         async with open_mock_server() as server:

@@ -24,7 +24,7 @@ Decisions where section 12 leaves room:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,8 @@ class RestApi:
         self.outages: Mapping[str, RestError] = {}
         """Endpoint (``/ws/new``, ``/ws/renew``, ``/token/status``) -> the error it answers
         instead, whoever calls (a ``rest-error`` fault)."""
+        self.on_outage: Callable[[str], None] | None = None
+        """Told the endpoint each time an outage answered (a fault that ends after N)."""
 
     # --- REST ---------------------------------------------------------------------------------
 
@@ -119,6 +121,8 @@ class RestApi:
             return self._error(self.profile.unknown_path)
         outage = self.outages.get(endpoint)
         if outage is not None:
+            if self.on_outage is not None:
+                self.on_outage(endpoint)
             return self._error(outage)
         caller = self._authenticate(query, lowered, rapid)
         if isinstance(caller, RestResponse):
