@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+DELAY_MS = (2_001, 10_000)
+"""How late ``streams(delay=True)`` sends its delayed frame (beyond any usual gap of 0-2 s)."""
 
 
 class _HypothesisDraw:
@@ -109,11 +111,13 @@ def streams(
     lulls: bool = True,
     duplicates: bool = True,
     reorder: bool = True,
+    delay: bool = True,
 ) -> list[StreamFrame]:
     """A feed of events of ``channels`` (all when None) with what live feeds do rarely.
 
     ``bursts``: runs of frames at the same instant; ``lulls``: gaps of minutes;
-    ``duplicates``: a frame sent twice; ``reorder``: neighbours swapped, so ``ts`` goes back.
+    ``duplicates``: a frame sent twice; ``reorder``: neighbours swapped, so ``ts`` goes back;
+    ``delay``: one frame comes 2-10 s late (a stall, shorter than a lull), the rest after it.
     Offsets never decrease (they are when the server sends); ``ts`` inside may.
     """
     pool = st.one_of([events(c) for c in channels]) if channels else events()
@@ -130,6 +134,10 @@ def streams(
         at = draw(st.integers(0, len(picked) - 2))
         (gap_a, a), (gap_b, b) = picked[at], picked[at + 1]
         picked[at], picked[at + 1] = (gap_a, b), (gap_b, a)
+    if delay and len(picked) > 0 and draw(st.booleans()):
+        at = draw(st.integers(0, len(picked) - 1))
+        gap, late = picked[at]
+        picked[at] = (gap + draw(st.integers(DELAY_MS[0], DELAY_MS[1])), late)
     frames: list[StreamFrame] = []
     now_ms = 0
     for gap, event in picked:

@@ -3,6 +3,7 @@ hostile frames the session survives, seeded mutations, coherent matches."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from harness.core.envelopes import compact_json
 from harness.core.loading import load_recording
@@ -83,6 +85,21 @@ def test_a_stream_is_in_send_order_and_replays_as_a_feed(stream: list[StreamFram
     offsets = [frame.offset_s for frame in stream]
     assert offsets == sorted(offsets)
     assert len(stream_feed(stream).frames) == len(stream)
+
+
+def test_a_stream_can_hold_a_delayed_frame_and_the_knob_turns_it_off() -> None:
+    def has_a_stall(stream: list[StreamFrame]) -> bool:
+        offsets = [0.0] + [frame.offset_s for frame in stream]
+        return any(2.0 < b - a <= 20.0 for a, b in itertools.pairwise(offsets))
+
+    calm = streams(max_size=5, lulls=False, duplicates=False, reorder=False)
+    assert has_a_stall(find(calm, has_a_stall))
+    with pytest.raises(NoSuchExample):
+        find(
+            streams(max_size=5, lulls=False, duplicates=False, reorder=False, delay=False),
+            has_a_stall,
+            settings=settings(max_examples=100, database=None),
+        )
 
 
 @pytest.mark.slow
