@@ -39,6 +39,7 @@ from typing import Any
 from harness.core.durations import parse_duration
 from harness.core.envelopes import TOO_MANY_REQUESTS, RestError
 from harness.core.mock.token_table import ApiTokenState
+from harness.core.variants import Draw, RandomDraw
 from harness.errors import UsageError
 
 
@@ -385,26 +386,45 @@ def _fault_json(fault: Fault) -> dict[str, Any]:
 
 def chaos_timeline(seed: int, duration_s: float, *, faults: int = 6) -> FaultTimeline:
     """A seeded fault timeline over ``duration_s`` of recording time: the same seed gives the
-    same faults.  Every kind may appear; ongoing ones last a few seconds."""
-    rng = random.Random(seed)
+    same faults.  Every kind may appear; ongoing ones last up to a tenth of the span."""
+    draw = RandomDraw(random.Random(seed))
     span = max(duration_s, 1.0)
-    entries = [_random_fault(rng, rng.uniform(0, span), span) for _ in range(faults)]
+    entries = [
+        draw_fault(draw, max_at_s=span, clocks=("recording",), max_for_s=max(1.0, span / 10))
+        for _ in range(faults)
+    ]
     return FaultTimeline(tuple(sorted(entries, key=lambda f: f.at_s)), seed)
 
 
-def _random_fault(rng: random.Random, at: float, span: float) -> Fault:
-    kind = rng.choice(list(FaultKind))
-    fault = Fault(kind, round(at, 3), "recording")
-    if kind not in INSTANT_KINDS:
-        fault = replace(fault, for_s=round(rng.uniform(0.5, max(1.0, span / 10)), 3))
+def draw_fault(
+    draw: Draw, *, max_at_s: float, clocks: Sequence[str] = CLOCKS, max_for_s: float = 5.0
+) -> Fault:
+    """One fault of any kind, valid by construction, from a seeded Random (chaos) or a
+    hypothesis example (:func:`harness.strategies.fault_timelines`)."""
+    kind = draw.choice(list(FaultKind))
+    at = round(draw.real(0.0, max_at_s), 3)
+    fault = Fault(kind, at, draw.choice(list(clocks)))
+    if kind not in INSTANT_KINDS and draw.integer(0, 1):
+        fault = replace(fault, for_s=round(draw.real(0.001, max_for_s), 3))
     if kind is FaultKind.CLOSE:
-        return replace(fault, code=rng.choice([1000, 1001, 1011, 4000]), reason="chaos")
+        code = draw.choice([1000, 1001, 1008, 1011, 4000, 4999])
+        return replace(fault, code=code, reason=draw.text(None, 0, 20))
     if kind in (FaultKind.REFUSE_CONNECT, FaultKind.REST_ERROR):
-        return replace(fault, status=rng.choice([429, 500, 502, 503]))
+        fault = replace(
+            fault, status=draw.choice([429, 500, 502, 503, 504]), times=draw.integer(0, 3)
+        )
+    if kind is FaultKind.REST_ERROR:
+        mask = draw.integer(1, 2 ** len(ENDPOINTS) - 1)
+        names = tuple(name for bit, name in enumerate(ENDPOINTS) if mask >> bit & 1)
+        return replace(fault, endpoints=names)
+    if kind is FaultKind.REVOKE_TOKEN:
+        states = [state for state in ApiTokenState if state is not ApiTokenState.ACTIVE]
+        return replace(fault, state=draw.choice(states))
     if kind is FaultKind.LATENCY:
-        return replace(fault, delay_s=round(rng.uniform(0, 0.5), 3), jitter_s=0.05)
+        delay, jitter = round(draw.real(0, 0.5), 3), round(draw.real(0, 0.1), 3)
+        return replace(fault, delay_s=delay, jitter_s=jitter)
     if kind is FaultKind.DRIP:
-        return replace(fault, rate=float(rng.choice([1, 5, 20])))
+        return replace(fault, rate=draw.choice([1.0, 5.0, 20.0, 50.0]))
     if kind is FaultKind.SPLIT_BURST:
-        return replace(fault, size=rng.randint(1, 3), gap_s=round(rng.uniform(0.05, 0.5), 3))
+        return replace(fault, size=draw.integer(1, 5), gap_s=round(draw.real(0.001, 0.5), 3))
     return fault

@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from harness.core.faults import CLOCKS, ENDPOINTS, INSTANT_KINDS, Fault, FaultKind, FaultTimeline
-from harness.core.mock.token_table import ApiTokenState
+from harness.core.faults import CLOCKS, Fault, FaultTimeline, draw_fault
 from harness.core.protocol import Channel
 from harness.core.schedule import Feed, FeedFrame
 from harness.core.stream import StreamFrame, feed_of, frames_feed
@@ -199,45 +198,6 @@ def fault_timelines(
     )
 
 
-def _fault(max_at_s: float, clocks: tuple[str, ...]) -> st.SearchStrategy[Fault]:
-    seconds = st.floats(0, max_at_s, allow_nan=False).map(lambda s: round(s, 3))
-    short = st.floats(0.001, 5.0, allow_nan=False).map(lambda s: round(s, 3))
-    by_kind: dict[FaultKind, dict[str, st.SearchStrategy[Any]]] = {
-        FaultKind.CLOSE: {
-            "code": st.sampled_from([1000, 1001, 1008, 1011, 4000, 4999]),
-            "reason": st.text(max_size=20).filter(lambda r: len(r.encode()) <= 123),
-        },
-        FaultKind.REFUSE_CONNECT: {
-            "status": st.sampled_from([429, 500, 502, 503, 504]),
-            "times": st.integers(0, 3),
-        },
-        FaultKind.REST_ERROR: {
-            "status": st.sampled_from([429, 500, 502, 503, 504]),
-            "times": st.integers(0, 3),
-            "endpoints": st.lists(st.sampled_from(list(ENDPOINTS)), min_size=1, unique=True).map(
-                tuple
-            ),
-        },
-        FaultKind.REVOKE_TOKEN: {
-            "state": st.sampled_from([s for s in ApiTokenState if s is not ApiTokenState.ACTIVE])
-        },
-        FaultKind.LATENCY: {
-            "delay_s": st.floats(0, 0.5).map(lambda s: round(s, 3)),
-            "jitter_s": st.floats(0, 0.1).map(lambda s: round(s, 3)),
-        },
-        FaultKind.DRIP: {"rate": st.sampled_from([1.0, 5.0, 50.0])},
-        FaultKind.SPLIT_BURST: {"size": st.integers(1, 5), "gap_s": short},
-    }
-
-    def one(kind: FaultKind) -> st.SearchStrategy[Fault]:
-        lasting = st.none() if kind in INSTANT_KINDS else st.none() | short
-        return st.builds(
-            Fault,
-            st.just(kind),
-            at_s=seconds,
-            clock=st.sampled_from(clocks),
-            for_s=lasting,
-            **by_kind.get(kind, {}),
-        )
-
-    return st.one_of([one(kind) for kind in FaultKind])
+@st.composite
+def _fault(draw: st.DrawFn, max_at_s: float, clocks: tuple[str, ...]) -> Fault:
+    return draw_fault(_HypothesisDraw(draw), max_at_s=max_at_s, clocks=clocks)

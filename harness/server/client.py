@@ -196,14 +196,8 @@ class ClientConnection:
                 continue
             chunk = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self._out.clear()
-            try:
-                await self.stream.send_all(chunk)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._scope.cancel()
+            if not await self._send(chunk):
                 return
-            self.bytes_sent += len(chunk)
-            self.queued_bytes -= len(chunk)
-            self._pulse()
 
     async def _send_paced(self, shaper: FrameShaper) -> bool:
         """Send the first queued chunk frame by frame, each at its due time; False when the
@@ -212,14 +206,21 @@ class ClientConnection:
         queued_at = self._queued_at.pop(0) if self._queued_at else trio.current_time()
         for frame in split_frames(chunk):
             await trio.sleep_until(shaper.due(queued_at))
-            try:
-                await self.stream.send_all(frame)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._scope.cancel()
+            if not await self._send(frame):
                 return False
-            self.bytes_sent += len(frame)
-            self.queued_bytes -= len(frame)
-            self._pulse()
+        return True
+
+    async def _send(self, data: bytes) -> bool:
+        """Hand queued bytes to the socket and count them; False (and the connection ends)
+        when the client is gone."""
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._scope.cancel()
+            return False
+        self.bytes_sent += len(data)
+        self.queued_bytes -= len(data)
+        self._pulse()
         return True
 
     # --- closing -----------------------------------------------------------------------------
