@@ -196,6 +196,8 @@ def serve(
         stop_signals = StopSignals()
         with stop_signals.ignored_outside():
             trio.run(_serve, loaded, options, stop_signals, on_stopped)
+    except BrokenPipeError:  # stdout was closed (``| head``): nothing left to tell anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except OSError as exc:
         hint = "; --port 0 (or HARNESS_PORT=0) picks a free port" if options["port"] else ""
         raise UsageError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import ssl
 import subprocess
@@ -56,6 +57,21 @@ def _stop(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     return process.returncode, out, err
+
+
+def test_a_closed_stdout_is_not_a_listen_error(tmp_path: Path) -> None:
+    # Given `harness replay | head -1`: the reader goes away while the status line is written
+    command = f"{shlex.quote(sys.executable)} -m harness replay --port 0 --speed 10 | head -1"
+    piped = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # Then replay ends quietly, blaming no port
+    assert piped.stdout.startswith("harness replay: ")
+    assert "cannot listen" not in piped.stderr
+    assert piped.returncode == 0, piped.stderr
 
 
 def test_replay_prints_details_writes_ready_file_and_stops_on_sigint(tmp_path: Path) -> None:
