@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import os
 import shlex
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from harness.cli._options import PORT
 from harness.cli._signals import StopSignals
 from harness.core.durations import format_duration, parse_duration
 from harness.core.faults import FaultTimeline, load_faults
+from harness.core.feed_stream import FeedSource
 from harness.core.loading import load_recording
 from harness.core.player import parse_speed
 from harness.core.profile import DEFAULT_PROFILE, BehaviourProfile
@@ -34,7 +36,7 @@ from harness.core.protocol import (
     Topic,
     encode_command,
 )
-from harness.core.schedule import Feed, FeedFrame, ReplayOptions
+from harness.core.schedule import Feed, FeedFrame, ReplayOptions, all_frames
 from harness.core.wording import plural
 from harness.errors import UsageError
 from harness.recordings import default_recording_path
@@ -57,7 +59,7 @@ class Loaded:
     """What to serve: the banner's first line, the feed and the server's configuration."""
 
     title: str
-    feed: Feed
+    feed: FeedSource
     config: ServerConfig
     command: str = "harness replay"
     """Who speaks on stderr (``harness replay: stopping ...``)."""
@@ -223,10 +225,13 @@ def _load(file: Path | None, options: dict[str, Any]) -> Loaded:
     )
     config = server_config(options, replay, recording.profile)
     speed = "max" if replay.speed is None else f"{replay.speed:g}x"
-    title = (
-        f"harness replay: {recording.path} ({len(recording.feed.frames)} event frames,"
-        f" {format_duration(recording.feed.duration_ns / 1e9)}) at {speed}"
-    )
+    feed = recording.feed
+    length = format_duration(feed.duration_ns / 1e9)
+    if isinstance(feed, Feed):
+        contents = f"{len(feed.frames)} event frames, {length}"
+    else:
+        contents = f"{length}, {_megabytes(recording.path)} read from disk as it plays"
+    title = f"harness replay: {recording.path} ({contents}) at {speed}"
     return Loaded(title, recording.feed, config)
 
 
@@ -330,15 +335,28 @@ def connection_details(server: MockServer, loaded: Loaded) -> dict[str, Any]:
     }
 
 
-def _suggested_subscription(feed: Feed, plan: Plan) -> Topic | None:
-    """A subscription that receives frames of this recording on this plan, MAIN first.
+def _megabytes(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:,.0f} MB"
+
+
+SUGGESTION_FRAMES = 4096
+"""Frames of a recording read from disk that the suggested subscription is chosen from."""
+
+
+def _suggested_subscription(feed: FeedSource, plan: Plan) -> Topic | None:
+    """A subscription that receives frames of this recording on this plan, MAIN first (a
+    recording read from disk: among its first :data:`SUGGESTION_FRAMES` frames).
 
     STATS and ODDS frames go only to the topic they were recorded under (section 12), so the
     suggestion is that topic; the other channels are served to ``all``.
     """
     allowed = PLAN_CHANNELS[plan]
     first: dict[Channel, FeedFrame] = {}
-    for frame in feed.frames:
+    if isinstance(feed, Feed):
+        frames: Iterable[FeedFrame] = feed.frames
+    else:
+        frames = itertools.islice(all_frames(feed.lap(ReplayOptions())), SUGGESTION_FRAMES)
+    for frame in frames:
         channel = frame.info.channel
         if channel in allowed and channel not in first:
             first[channel] = frame
@@ -447,7 +465,7 @@ def _remove_ready_file(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def format_status(stats: ServerStats, feed: Feed) -> str:
+def format_status(stats: ServerStats, feed: FeedSource) -> str:
     """One status line: connections, subscriptions, frames sent, position, end reached."""
     total = format_duration(feed.duration_ns / 1e9)
     position = f"{format_duration(stats.position_s)}/{total}"
@@ -456,11 +474,12 @@ def format_status(stats: ServerStats, feed: Feed) -> str:
     return (
         f"connections {stats.connections}  subscriptions {stats.subscriptions}"
         f"  frames sent {stats.frames_sent}  position {position}"
-        f" ({stats.position}/{stats.total_frames} frames){end}"
+        f" ({stats.position}/{'?' if stats.total_frames is None else stats.total_frames}"
+        f" frames){end}"
     )
 
 
-async def _show_status(server: MockServer, feed: Feed) -> None:
+async def _show_status(server: MockServer, feed: FeedSource) -> None:
     tty = sys.stdout.isatty()
     last = ""
     while True:

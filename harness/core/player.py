@@ -15,11 +15,10 @@ applies them to every replay timeline.  Two rules live here:
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass
 
-from harness.core.schedule import Lap
+from harness.core.schedule import LapClock, LapView
 from harness.errors import UsageError
 
 SPEED_HELP = "use a positive number or 'max'"
@@ -101,21 +100,23 @@ def check_seek(t_ns: int, *, start_at_ns: int, duration_ns: int) -> None:
 
 
 def seek_target(
-    lap: Lap, t_ns: int, *, start_at_ns: int, max_gap_ns: int | None, duration_ns: int
+    lap: LapView, t_ns: int, *, start_at_ns: int, max_gap_ns: int | None, duration_ns: int
 ) -> tuple[int, int]:
     """Where a seek to recording offset ``t_ns`` lands in ``lap``: ``(index, position_ns)``.
 
     ``index`` is the first frame of the lap at or after ``t_ns`` (the frames before it count
     as passed, none of them sent), ``position_ns`` the compressed lap time of ``t_ns`` (the
-    gap from the frame before it cut to ``max_gap``, as ``compressed_lap`` does).  A ``t_ns``
+    gap from the frame before it cut to ``max_gap``, as :class:`LapClock` does).  A ``t_ns``
     before ``--start-at`` or past the recording's end (``duration_ns``) is a
     :class:`UsageError`.
     """
     check_seek(t_ns, start_at_ns=start_at_ns, duration_ns=duration_ns)
-    offsets = [frame.offset_ns for frame in lap.frames]
-    index = bisect.bisect_left(offsets, t_ns)
-    previous = offsets[index - 1] if index else start_at_ns
-    base = lap.positions_ns[index - 1] if index else 0
-    gap = t_ns - previous
-    position = base + (gap if max_gap_ns is None else min(gap, max_gap_ns))
-    return index, min(position, lap.length_ns)
+    index = lap.index_at_offset(t_ns)
+    clock = LapClock(start_at_ns, max_gap_ns)
+    if index:
+        clock = LapClock(
+            start_at_ns, max_gap_ns, lap.frame(index - 1).offset_ns, lap.position_ns(index - 1)
+        )
+    position = clock.step(t_ns)
+    length = lap.length_ns
+    return index, position if length is None else min(position, length)

@@ -26,6 +26,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from harness.core.protocol import FrameInfo, Subscribe, classify_frame, parse_command
 from harness.core.records import Direction, Record, WsMessage
@@ -59,6 +60,10 @@ class Feed:
     frames: tuple[FeedFrame, ...]
     duration_ns: int
 
+    def lap(self, options: ReplayOptions) -> Lap:
+        """The lap ``options`` replay (:func:`compressed_lap`)."""
+        return compressed_lap(self, options)
+
     @classmethod
     def from_records(
         cls,
@@ -86,7 +91,7 @@ class Feed:
             if not isinstance(record, WsMessage) or not record.is_text:
                 continue
             if record.direction is Direction.CLIENT_TO_SERVER:
-                if _is_subscribe(record.payload) and (
+                if is_subscribe(record.payload) and (
                     first_subscribe is None or record.t_ns < first_subscribe
                 ):
                     first_subscribe = record.t_ns
@@ -120,7 +125,8 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _is_subscribe(payload: bytes) -> bool:
+def is_subscribe(payload: bytes) -> bool:
+    """The payload is a valid ``subscribe`` command (where a feed starts)."""
     try:
         return isinstance(parse_command(payload), Subscribe)
     except HarnessError:
@@ -131,21 +137,47 @@ def _drop_duplicates(
     events: list[tuple[int, bytes, FrameInfo]],
 ) -> list[tuple[int, bytes, FrameInfo]]:
     """Keep the first of identical payloads less than :data:`DUPLICATE_WINDOW_NS` apart."""
-    kept: list[tuple[int, bytes, FrameInfo]] = []
-    recent: deque[tuple[int, bytes]] = deque()
-    last_seen: dict[bytes, int] = {}
-    for event in events:
-        t, payload, _ = event
+    keep = Deduplicator().keep
+    return [event for event in events if keep(event[0], event[1])]
+
+
+class Deduplicator:
+    """The duplicate rule, one frame at a time (frames in time order): :meth:`keep` is False
+    for a payload identical to one kept less than :data:`DUPLICATE_WINDOW_NS` before.
+
+    After a False, :attr:`matched` is ``(time, number)`` of the kept frame it repeats (numbers
+    count the frames kept, from 0), so a reader that re-reads a stretch of the feed later can
+    :meth:`seed` exactly the earlier frames that stretch repeats
+    (:mod:`harness.core.feed_stream`)."""
+
+    __slots__ = ("_last_seen", "_recent", "kept", "matched")
+
+    def __init__(self) -> None:
+        self._recent: deque[tuple[int, bytes]] = deque()
+        self._last_seen: dict[bytes, tuple[int, int]] = {}
+        self.kept = 0
+        self.matched: tuple[int, int] = (0, 0)
+
+    def seed(self, t: int, payload: bytes, number: int = -1) -> None:
+        """A frame kept earlier, before the frames to come (seed in time order)."""
+        self._last_seen[payload] = (t, number)
+        self._recent.append((t, payload))
+
+    def keep(self, t: int, payload: bytes) -> bool:
+        recent, last_seen = self._recent, self._last_seen
         while recent and t - recent[0][0] >= DUPLICATE_WINDOW_NS:
             old_t, old_payload = recent.popleft()
-            if last_seen.get(old_payload) == old_t:
+            seen = last_seen.get(old_payload)
+            if seen is not None and seen[0] == old_t:
                 del last_seen[old_payload]
-        if payload in last_seen:
-            continue
-        last_seen[payload] = t
+        seen = last_seen.get(payload)
+        if seen is not None:
+            self.matched = seen
+            return False
+        last_seen[payload] = (t, self.kept)
         recent.append((t, payload))
-        kept.append(event)
-    return kept
+        self.kept += 1
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +207,15 @@ class ReplayOptions:
             raise UsageError(f"start-at must be >= 0, got {self.start_at_ns} ns")
 
 
+def check_start_at(options: ReplayOptions, duration_ns: int) -> None:
+    """:class:`UsageError` when ``--start-at`` lies past the end of the recording."""
+    if options.start_at_ns > duration_ns:
+        raise UsageError(
+            f"start-at {options.start_at_ns / 1e9:g}s is past the end of the recording "
+            f"({duration_ns / 1e9:g}s)"
+        )
+
+
 def iter_schedule(feed: Feed, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
     """Yield ``(due_ns, frame)``: when to send each frame, relative to the timeline start.
 
@@ -185,39 +226,125 @@ def iter_schedule(feed: Feed, options: ReplayOptions) -> Iterator[tuple[int, Fee
     no frames ends the schedule instead of spinning.  Raises :class:`UsageError` at once when
     ``start_at`` lies past the end of the feed.
     """
-    if options.start_at_ns > feed.duration_ns:
-        raise UsageError(
-            f"start-at {options.start_at_ns / 1e9:g}s is past the end of the recording "
-            f"({feed.duration_ns / 1e9:g}s)"
-        )
+    check_start_at(options, feed.duration_ns)
     lap = compressed_lap(feed, options)
     return _schedule(lap, options)
 
 
+class LapView(Protocol):
+    """One lap of the replay as :class:`ScheduleCursor` reads it: frame ``i`` of the lap and
+    its compressed position.  :class:`Lap` holds it in memory; a lap streamed from disk
+    (:class:`harness.core.feed_stream.StreamedLap`) reads it as it goes, so its ``size`` and
+    ``length_ns`` are ``None`` until it has read to the end.  Every method may read on (the
+    streamed lap blocks while it does); :meth:`known` never does."""
+
+    @property
+    def size(self) -> int | None:
+        """Frames in the lap (``None``: not read to the end yet)."""
+
+    @property
+    def length_ns(self) -> int | None:
+        """Compressed length of the lap, at least :data:`MIN_LAP_NS` (``None``: not known yet)."""
+
+    def known(self) -> int:
+        """Frames readable without reading the file."""
+
+    def has(self, index: int) -> bool:
+        """Frame ``index`` exists (reads until it knows)."""
+
+    def frame(self, index: int) -> FeedFrame:
+        """Frame ``index`` (one that exists)."""
+
+    def position_ns(self, index: int) -> int:
+        """Compressed time of frame ``index`` from ``start_at`` (``max_gap`` applied)."""
+
+    def index_at_offset(self, offset_ns: int) -> int:
+        """The first frame at or after recording offset ``offset_ns`` (the size: none)."""
+
+    def index_at_position(self, position_ns: int) -> int:
+        """The first frame at or after compressed position ``position_ns`` (the size: none)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Lap:
-    """One lap of the replay: the frames from ``start_at``, each frame's compressed recording
-    time from ``start_at`` (``max_gap`` applied, ``speed`` not), and the lap's length."""
+    """One lap of the replay in memory: the frames from ``start_at``, each frame's compressed
+    recording time from ``start_at`` (``max_gap`` applied, ``speed`` not), and the lap's length
+    (a :class:`LapView`)."""
 
     frames: tuple[FeedFrame, ...]
     positions_ns: tuple[int, ...]
     length_ns: int
 
+    @property
+    def size(self) -> int:
+        return len(self.frames)
+
+    def known(self) -> int:
+        return len(self.frames)
+
+    def has(self, index: int) -> bool:
+        return 0 <= index < len(self.frames)
+
+    def frame(self, index: int) -> FeedFrame:
+        return self.frames[index]
+
+    def position_ns(self, index: int) -> int:
+        return self.positions_ns[index]
+
+    def index_at_offset(self, offset_ns: int) -> int:
+        return bisect.bisect_left(self.frames, offset_ns, key=_offset_of)
+
+    def index_at_position(self, position_ns: int) -> int:
+        return bisect.bisect_left(self.positions_ns, position_ns)
+
+
+def all_frames(lap: LapView) -> Iterator[FeedFrame]:
+    """Every frame of ``lap`` in order (a streamed lap reads them as they are taken)."""
+    index = 0
+    while lap.has(index):
+        yield lap.frame(index)
+        index += 1
+
+
+def _offset_of(frame: FeedFrame) -> int:
+    return frame.offset_ns
+
+
+@dataclass(slots=True)
+class LapClock:
+    """Compressed recording time, frame after frame: the one home of the ``--max-gap`` rule
+    (every gap longer than ``max_gap_ns`` counts as exactly ``max_gap_ns``)."""
+
+    start_at_ns: int
+    max_gap_ns: int | None
+    previous_ns: int = -1
+    position_ns: int = 0
+
+    def __post_init__(self) -> None:
+        if self.previous_ns < 0:
+            self.previous_ns = self.start_at_ns
+
+    def step(self, offset_ns: int) -> int:
+        """The compressed position of the next frame, at ``offset_ns``."""
+        self.position_ns += self._gap(offset_ns - self.previous_ns)
+        self.previous_ns = offset_ns
+        return self.position_ns
+
+    def length(self, duration_ns: int) -> int:
+        """The lap's length when the recording ends at ``duration_ns`` (after the last step)."""
+        return max(self.position_ns + self._gap(duration_ns - self.previous_ns), MIN_LAP_NS)
+
+    def _gap(self, gap: int) -> int:
+        limit = self.max_gap_ns
+        return gap if limit is None else min(gap, limit)
+
 
 def compressed_lap(feed: Feed, options: ReplayOptions) -> Lap:
     """The lap :func:`iter_schedule` repeats (see there)."""
     frames = tuple(f for f in feed.frames if f.offset_ns >= options.start_at_ns)
-    limit = options.max_gap_ns
-    positions: list[int] = []
-    previous, position = options.start_at_ns, 0
-    for frame in frames:
-        gap = frame.offset_ns - previous
-        position += gap if limit is None else min(gap, limit)
-        positions.append(position)
-        previous = frame.offset_ns
-    tail = feed.duration_ns - previous
-    length = position + (tail if limit is None else min(tail, limit))
-    return Lap(frames, tuple(positions), max(length, MIN_LAP_NS))
+    clock = LapClock(options.start_at_ns, options.max_gap_ns)
+    positions = tuple(clock.step(frame.offset_ns) for frame in frames)
+    return Lap(frames, positions, clock.length(feed.duration_ns))
 
 
 def _schedule(lap: Lap, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
@@ -242,33 +369,57 @@ class ScheduleCursor:
     ``index // n`` (``n`` frames a lap) is the next.  The due times are those of
     :func:`iter_schedule`; :meth:`seek` moves to the first frame due at or after a time, so a
     timeline that slept through a stretch resumes "where the feed is now" without stepping
-    through the frames in between (a jump costs the same after a minute or a week).
+    through the frames in between (a jump costs the same after a minute or a week).  The lap is
+    any :class:`LapView`: while a streamed lap's size is unknown the cursor is in its first lap.
     """
 
-    def __init__(self, lap: Lap, options: ReplayOptions) -> None:
+    def __init__(self, lap: LapView, options: ReplayOptions) -> None:
         self.lap = lap
         self.speed = options.speed
         self.loop = options.loop
         self.index = 0
 
     @property
-    def lap_size(self) -> int:
-        return len(self.lap.frames)
-
-    @property
     def done(self) -> bool:
         """No frame left: an empty lap, or the end of the last lap without ``loop``."""
-        return self.lap_size == 0 or (not self.loop and self.index >= self.lap_size)
+        if self.loop:
+            return not self.lap.has(0)
+        return not self.lap.has(self.index)
+
+    @property
+    def first_lap_passed(self) -> bool:
+        """Every frame of the first lap has been passed."""
+        size = self.lap.size
+        return size is not None and self.index >= size
+
+    def lap_of(self, index: int) -> tuple[int, int]:
+        """``(lap number, index within the lap)`` of frame ``index``."""
+        lap = self.lap
+        size = lap.size
+        if size is None and lap.has(index):
+            return 0, index
+        assert lap.size is not None  # has() read to the end
+        return divmod(index, lap.size) if lap.size else (0, index)
+
+    def passed_in_lap(self, passed: int) -> int:
+        """How many frames of the current lap (the lap of the last frame passed) are behind.
+
+        After the last frame of a lap the whole lap is behind (not none of the next one), so a
+        finished replay without ``--loop`` counts all its frames."""
+        if passed <= 0 or not self.lap.has(0):
+            return 0
+        return self.lap_of(passed - 1)[1] + 1
 
     def due_ns(self, index: int) -> int:
         """When frame ``index`` is due, relative to the timeline start."""
         if self.speed is None:
             return 0
-        lap, within = divmod(index, self.lap_size)
-        return round((lap * self.lap.length_ns + self.lap.positions_ns[within]) / self.speed)
+        lap, within = self.lap_of(index)
+        base = lap * (self.lap.length_ns or 0)  # known once a lap is over
+        return round((base + self.lap.position_ns(within)) / self.speed)
 
     def frame(self, index: int) -> FeedFrame:
-        return self.lap.frames[index % self.lap_size]
+        return self.lap.frame(self.lap_of(index)[1])
 
     def advance(self) -> tuple[int, FeedFrame]:
         """The next frame and its due time; moves past it (call only when not :attr:`done`)."""
@@ -282,31 +433,26 @@ class ScheduleCursor:
         current index."""
         if self.done or self.speed is None:
             return self.index
-        size = self.lap_size
-        lap, within = divmod(max(0, elapsed_ns) * self.speed, self.lap.length_ns)
-        index = int(lap) * size + bisect.bisect_left(self.lap.positions_ns, within)
+        lap = self.lap
+        target = max(0, elapsed_ns) * self.speed
+        index = lap.index_at_position(math.ceil(target))
+        size, length = lap.size, lap.length_ns
+        if self.loop and size is not None and length is not None and index >= size:
+            laps, within = divmod(target, length)
+            index = int(laps) * size + lap.index_at_position(math.ceil(within))
         while index > 0 and self.due_ns(index - 1) >= elapsed_ns:
             index -= 1  # rounding of due times: at most a step or two
-        while self.due_ns(index) < elapsed_ns:
+        while self._exists(index) and self.due_ns(index) < elapsed_ns:
             index += 1
-        if not self.loop:
-            index = min(index, size)
         return max(index, self.index)
+
+    def _exists(self, index: int) -> bool:
+        return self.lap.has(0) if self.loop else self.lap.has(index)
 
     def seek(self, elapsed_ns: int) -> int:
         """Skip the frames due before ``elapsed_ns`` (missed, as live); the new index."""
         self.index = self.position_at(elapsed_ns)
         return self.index
-
-
-def passed_in_lap(passed: int, lap_size: int) -> int:
-    """How many frames of the current lap (the lap of the last frame passed) are behind.
-
-    After the last frame of a lap the whole lap is behind (not none of the next one), so a
-    finished replay without ``--loop`` counts all its frames."""
-    if passed <= 0 or lap_size <= 0:
-        return 0
-    return (passed - 1) % lap_size + 1
 
 
 # --- --rebase-time ------------------------------------------------------------------------------

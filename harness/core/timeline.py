@@ -14,8 +14,9 @@ server (:mod:`harness.server.timelines`) only sleeps and sends.
   receive (:func:`covers`) and the previous ones did not, and that the timeline has already
   passed, are sent to that connection first, in recorded order; the timeline sends nothing else
   meanwhile.  "Previous" is what the connection held just before the change; "current lap" is
-  the lap of the last frame passed (:func:`~harness.core.schedule.passed_in_lap`).  Only the
-  frames the replay holds count (those from ``--start-at``): the client gets exactly what one
+  the lap of the last frame passed
+  (:meth:`~harness.core.schedule.ScheduleCursor.passed_in_lap`).  Only the frames the replay
+  holds count (those from ``--start-at``): the client gets exactly what one
   subscribing to every topic at once would have.  A connection that held nothing before (its
   first subscription, or a reconnect) catches nothing up: it starts where the feed is now, as
   live.
@@ -23,7 +24,7 @@ server (:mod:`harness.server.timelines`) only sleeps and sends.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 from harness.core.protocol import FrameInfo, Topic, topic_matches
@@ -76,23 +77,21 @@ def covers(topics: Collection[Topic], info: FrameInfo) -> bool:
 
 
 def catch_up_frames(
-    lap: Sequence[FeedFrame],
-    passed: int,
+    passed: Iterable[FeedFrame],
     before: Collection[Topic],
     after: Collection[Topic],
-) -> list[FeedFrame]:
+) -> Iterator[FeedFrame]:
     """The catch-up of a connection whose subscriptions went from ``before`` to ``after``: the
-    first ``passed`` frames of the lap that ``after`` covers and ``before`` did not, in order.
+    frames ``passed`` (those of the lap behind the timeline, in order) that ``after`` covers
+    and ``before`` did not.
 
     Nothing when ``before`` is empty (a first subscription starts where the feed is now)."""
     if not before or not after:
-        return []
+        return
     wanted: dict[FrameInfo, bool] = {}
-    chosen = []
-    for frame in lap[:passed]:
+    for frame in passed:
         want = wanted.get(frame.info)
         if want is None:
             want = wanted[frame.info] = covers(after, frame.info) and not covers(before, frame.info)
         if want:
-            chosen.append(frame)
-    return chosen
+            yield frame

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.core.schedule import Feed, ReplayOptions
+from harness.core.feed_stream import FeedSource
+from harness.core.schedule import ReplayOptions
 from harness.plugin.strict import strict_problems
 from harness.server.config import ServerStats
 from harness.server.journal import JournalEntry
@@ -28,7 +29,7 @@ class Tracked:
     name: str
     journal: Callable[[], list[JournalEntry]]
     stats: Callable[[], ServerStats]
-    feed: Callable[[], Feed | None]
+    feed: Callable[[], FeedSource | None]
     """The feed served at the end (the recording's, or the last ``play``'s)."""
     replay: ReplayOptions
     strict: bool

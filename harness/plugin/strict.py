@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from harness.core.feed_stream import FeedSource
 from harness.core.protocol import Subscribe, Topic, parse_command, topic_matches
-from harness.core.schedule import Feed, ReplayOptions, compressed_lap
+from harness.core.schedule import ReplayOptions, all_frames
 from harness.errors import HarnessError
 from harness.server.config import ServerStats
 from harness.server.journal import JournalEntry
@@ -34,24 +35,28 @@ def subscribed_topics(entries: Iterable[JournalEntry]) -> list[Topic]:
 
 
 def strict_problems(
-    feed: Feed, options: ReplayOptions, entries: Iterable[JournalEntry], stats: ServerStats
+    feed: FeedSource, options: ReplayOptions, entries: Iterable[JournalEntry], stats: ServerStats
 ) -> list[str]:
     """One line per problem (empty: the subscriptions and the recording agree)."""
-    lap = compressed_lap(feed, options).frames
+    topics = subscribed_topics(entries)
+    wanted = dict.fromkeys(topics, 0)
+    missed = dict.fromkeys(topics, 0)
+    total = 0
+    for i, frame in enumerate(all_frames(feed.lap(options))):  # one pass: any size of feed
+        total += 1
+        for topic in topics:
+            if topic_matches(topic, frame.info):
+                wanted[topic] += 1
+                missed[topic] += i >= stats.position
     problems = []
-    for topic in subscribed_topics(entries):
-        wanted = [i for i, frame in enumerate(lap) if topic_matches(topic, frame.info)]
-        if not wanted:
+    for topic in topics:
+        if not wanted[topic]:
             problems.append(
-                f"subscription {topic} matched no recorded frame (of {len(lap)} in the recording)"
+                f"subscription {topic} matched no recorded frame (of {total} in the recording)"
             )
-            continue
-        if stats.ended or options.loop:
-            continue
-        missed = sum(1 for i in wanted if i >= stats.position)
-        if missed:
+        elif missed[topic] and not (stats.ended or options.loop):
             problems.append(
-                f"subscription {topic}: {missed} of {len(wanted)} recorded frames"
+                f"subscription {topic}: {missed[topic]} of {wanted[topic]} recorded frames"
                 " were never delivered"
             )
     return problems

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from harness.core.schedule import Feed
+from harness.core.feed_stream import FeedSource
 from harness.errors import HarnessError
 from harness.server.config import ServerConfig
 from harness.server.mock import MockServer, open_mock_server
@@ -92,11 +92,11 @@ class ServerThread:
         """Call ``target.name(*args, **kwargs)`` in the loop, awaiting it if it is async."""
         return self.run(_invoke, target, name, args, kwargs)
 
-    def start_server(self, feed: Feed, config: ServerConfig) -> RunningServer:
+    def start_server(self, feed: FeedSource, config: ServerConfig) -> RunningServer:
         """Start a mock in the loop; its start errors (a bad option, a port) raise here."""
         return self.run(self._start_server, feed, config)
 
-    async def _start_server(self, feed: Feed, config: ServerConfig) -> RunningServer:
+    async def _start_server(self, feed: FeedSource, config: ServerConfig) -> RunningServer:
         assert self._nursery is not None
         running: RunningServer = await self._nursery.start(_serve_one, feed, config)
         return running
@@ -137,7 +137,7 @@ async def _invoke(target: object, name: str, args: tuple[Any, ...], kwargs: dict
 
 
 async def _serve_one(
-    feed: Feed,
+    feed: FeedSource,
     config: ServerConfig,
     *,
     task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,

@@ -72,7 +72,7 @@ class ServerStats:
     pushed: int
     position: int
     position_s: float
-    total_frames: int
+    total_frames: int | None
     ended: bool
     http_requests: int
     internal_errors: int

@@ -26,11 +26,12 @@ from wsproto.utilities import RemoteProtocolError
 from harness.core.control import CONTROL_PREFIX, is_control_path
 from harness.core.envelopes import WRONG_PARAM, compact_json
 from harness.core.faults import FaultKind, FaultTimeline, parse_faults
+from harness.core.feed_stream import FeedSource
 from harness.core.mock.rest_api import RestApi, RestResponse
 from harness.core.mock.token_table import ApiTokenState, TokenTable, WsToken
 from harness.core.mock.ws_session import WsSession
 from harness.core.protocol import ECHO_CHANNELS, Topic, classify_frame
-from harness.core.schedule import Feed, iter_schedule
+from harness.core.schedule import check_start_at
 from harness.net.http import HttpRequest, http_date, serve_http, upgrade_problem
 from harness.server.client import ClientConnection
 from harness.server.clock import ServerClock
@@ -53,7 +54,7 @@ class MockServer(PlayerServices):
 
     def __init__(
         self,
-        feed: Feed | None,
+        feed: FeedSource | None,
         config: ServerConfig,
         *,
         port: int,
@@ -219,7 +220,7 @@ class MockServer(PlayerServices):
             pushed=self._pushed,
             position=lead.position if lead else 0,
             position_s=lead.position_ns / 1e9 if lead else 0.0,
-            total_frames=len(self._prepared.feed.frames) if self._prepared else 0,
+            total_frames=self._prepared.frame_count if self._prepared else 0,
             ended=bool(started) and all(t.ended for t in started),
             http_requests=self._http_requests,
             internal_errors=self.internal_errors,
@@ -256,7 +257,8 @@ class MockServer(PlayerServices):
         frames, "and the server's journal says so"."""
         if self._prepared is None or topic.channel not in ECHO_CHANNELS:
             return
-        if topic not in self._prepared.echo_topics:
+        recorded = self._prepared.echo_topics
+        if recorded is not None and topic not in recorded:
             message = f"{topic.key} was never subscribed in the recording: it gets no frames"
             self.journal.add("note", message, conn.id)
 
@@ -390,7 +392,7 @@ class MockServer(PlayerServices):
 
 
 async def serve_mock(
-    feed: Feed | None = None,
+    feed: FeedSource | None = None,
     config: ServerConfig | None = None,
     *,
     wall_time: float | None = None,
@@ -407,7 +409,7 @@ async def serve_mock(
     cancellation cannot drop them before their 1001 close."""
     config = config or ServerConfig()
     if feed is not None:
-        iter_schedule(feed, config.replay)  # UsageError now, not inside a timeline later
+        check_start_at(config.replay, feed.duration_ns)  # UsageError now, not in a timeline
     with ExitStack() as stack:
         tls = stack.enter_context(throwaway_tls(config.host)) if config.tls else None
         listeners: list[Any] = await trio.open_tcp_listeners(config.port, host=config.host)
@@ -432,7 +434,7 @@ async def serve_mock(
 
 
 async def _run_shielded(
-    feed: Feed | None,
+    feed: FeedSource | None,
     config: ServerConfig,
     listeners: list[Any],
     port: int,
@@ -475,7 +477,10 @@ async def _accept_connections(
 
 @asynccontextmanager
 async def open_mock_server(
-    feed: Feed | None = None, config: ServerConfig | None = None, *, wall_time: float | None = None
+    feed: FeedSource | None = None,
+    config: ServerConfig | None = None,
+    *,
+    wall_time: float | None = None,
 ) -> AsyncIterator[MockServer]:
     """Run a mock for the duration of the block; one exception surfaces, never a group."""
     try:

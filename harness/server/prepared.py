@@ -9,14 +9,15 @@ once and shared by every timeline and subscriber.
 
 from __future__ import annotations
 
-import dataclasses
+import bisect
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness.core.feed_stream import FeedSource
 from harness.core.protocol import ECHO_CHANNELS, FrameInfo, Topic
-from harness.core.schedule import Feed, FeedFrame, ReplayOptions, iter_schedule
+from harness.core.schedule import Feed, FeedFrame, LapView, ReplayOptions
 from harness.server.frames import text_frame
 
 WIRE_CACHE = 4096
@@ -40,85 +41,138 @@ class Batch:
 
 
 class PreparedFeed:
-    """A feed with each frame's routing kind interned and its wire bytes built when sent."""
+    """A feed (in memory or streamed from disk) with each frame's routing kind interned and its
+    wire bytes built when sent."""
 
-    def __init__(self, feed: Feed) -> None:
+    def __init__(self, feed: FeedSource) -> None:
         self.feed = feed
-        routes: dict[FrameInfo, int] = {}
-        self._routes: dict[int, int] = {
-            id(frame): routes.setdefault(frame.info, len(routes)) for frame in feed.frames
-        }
+        self._routes: dict[FrameInfo, int] = {}
+        self._route_of_id: dict[int, tuple[FrameInfo, int]] = {}
+        self.route_infos: list[FrameInfo] = []
+        """The :class:`FrameInfo` of each route id (grows as a streamed feed is read)."""
         # Wire bytes on demand, the latest few kept: timelines (one per token) send the same
         # frames at about the same time.  lru_cache is thread safe (pytest plugin servers), and
         # a payload's hash is computed once per bytes object.
         self._text_frame = functools.lru_cache(maxsize=WIRE_CACHE)(text_frame)
-        self.route_infos: tuple[FrameInfo, ...] = tuple(routes)
-        self._batches: dict[ReplayOptions, LapBatches] = {}
-        self.echo_topics: frozenset[Topic] = frozenset(
-            frame.info.topic
-            for frame in feed.frames
-            if frame.info.channel in ECHO_CHANNELS and frame.info.topic is not None
-        )
+        self._laps: dict[tuple[int, int | None], LapView] = {}
+        self._batches: dict[tuple[int, int | None], LapBatches] = {}
+        self._lock = threading.Lock()
+        self.echo_topics: frozenset[Topic] | None = None
+        """The echo topics the feed holds (``None`` for a streamed feed: not known)."""
+        if isinstance(feed, Feed):
+            for frame in feed.frames:
+                self.route(frame.info)
+            self.echo_topics = frozenset(
+                frame.info.topic
+                for frame in feed.frames
+                if frame.info.channel in ECHO_CHANNELS and frame.info.topic is not None
+            )
+
+    @property
+    def duration_ns(self) -> int:
+        return self.feed.duration_ns
+
+    @property
+    def frame_count(self) -> int | None:
+        """Event frames in the feed (``None``: a streamed feed not read to its end yet)."""
+        feed = self.feed
+        return len(feed.frames) if isinstance(feed, Feed) else feed.frames_known
+
+    def route(self, info: FrameInfo) -> int:
+        """The route id of ``info`` (by identity first: feeds intern their infos)."""
+        known = self._route_of_id.get(id(info))
+        if known is not None and known[0] is info:
+            return known[1]
+        with self._lock:
+            route = self._routes.get(info)
+            if route is None:
+                route = self._routes[info] = len(self.route_infos)
+                self.route_infos.append(info)
+            self._route_of_id[id(info)] = (info, route)  # holds info: its id stays its own
+            return route
 
     def wire(self, frame: FeedFrame) -> tuple[bytes, int]:
         """``(wire bytes, route id)`` of a frame of this feed."""
-        return self._text_frame(frame.payload), self._routes[id(frame)]
+        return self._text_frame(frame.payload), self.route(frame.info)
 
-    def schedule(self, options: ReplayOptions) -> Iterator[tuple[int, FeedFrame]]:
-        return iter_schedule(self.feed, options)
+    def lap(self, options: ReplayOptions) -> LapView:
+        """The lap of ``options`` (its start-at and max-gap), built once and shared."""
+        feed = self.feed
+        if not isinstance(feed, Feed):
+            return feed.lap(options)
+        key = (options.start_at_ns, options.max_gap_ns)
+        with self._lock:
+            lap = self._laps.get(key)
+            if lap is None:
+                lap = self._laps[key] = feed.lap(options)
+            return lap
 
     def lap_batches(self, options: ReplayOptions) -> LapBatches:
-        """One lap of the ``--speed max`` schedule as batches (cached per options)."""
-        lap = dataclasses.replace(options, loop=False)
-        cached = self._batches.get(lap)
-        if cached is None:
-            frames = [frame for _, frame in iter_schedule(self.feed, lap)]
-            cached = self._batches[lap] = LapBatches(frames, self._routes)
-        return cached
+        """The lap of ``options`` as ``--speed max`` batches (cached per lap)."""
+        key = (options.start_at_ns, options.max_gap_ns)
+        lap = self.lap(options)
+        with self._lock:
+            batches = self._batches.get(key)
+            if batches is None:
+                batches = self._batches[key] = LapBatches(lap, self.route)
+            return batches
 
 
-BATCH_CACHE = 1024
-"""Joined batches kept per lap (about 64 MiB at most): a feed of up to some 200,000 frames is
-joined once and replayed lap after lap from memory (as the pytest plugin's servers of one
-feed do); a longer one keeps the batches its timelines are sending."""
+SPAN_FRAMES = 1024
+"""Batches never cross a multiple of this many frames, so where they start is found by
+reading only the frames of one span."""
+
+BATCH_CACHE = 256
+"""Joined batches kept per lap (about 16 MiB at most); a longer lap keeps the batches its
+timelines are sending, and joins the others again when it loops."""
 
 
 class LapBatches:
-    """The batches of one lap: where each starts is known at once, its bytes are joined when a
-    timeline first sends it (the latest :data:`BATCH_CACHE` kept, not a second copy of the
-    whole feed).  A batch is at most :data:`BATCH_FRAMES` frames and ends at the frame that
-    reaches :data:`BATCH_BYTES`."""
+    """The ``--speed max`` batches of one lap: consecutive frames, at most
+    :data:`BATCH_FRAMES` and ending at the frame that reaches :data:`BATCH_BYTES`, within a
+    span of :data:`SPAN_FRAMES`.  Where they start and their joined bytes are worked out when a
+    timeline first reaches them (the latest kept, not a second copy of the whole feed)."""
 
-    def __init__(self, frames: list[FeedFrame], routes: dict[int, int]) -> None:
-        self._frames = frames
-        self._routes = routes
-        starts, count, size = [], 0, 0
-        for index, frame in enumerate(frames):
+    def __init__(self, lap: LapView, route: Callable[[FrameInfo], int]) -> None:
+        self._lap = lap
+        self._route = route
+        self._starts = functools.lru_cache(maxsize=BATCH_CACHE)(self._span_starts)
+        self._build = functools.lru_cache(maxsize=BATCH_CACHE)(self._join)
+
+    def at(self, within: int) -> Batch | None:
+        """The batch that starts at frame ``within`` of the lap, if one does."""
+        span, _ = divmod(within, SPAN_FRAMES)
+        starts = self._starts(span)
+        k = bisect.bisect_left(starts, within)
+        if k == len(starts) or starts[k] != within:
+            return None
+        end = starts[k + 1] if k + 1 < len(starts) else (span + 1) * SPAN_FRAMES
+        return self._build(within, end)
+
+    def _span_starts(self, span: int) -> tuple[int, ...]:
+        lap = self._lap
+        starts: list[int] = []
+        count = size = 0
+        index = span * SPAN_FRAMES
+        while index < (span + 1) * SPAN_FRAMES and lap.has(index):
             if not count:
                 starts.append(index)
             count += 1
-            size += _wire_length(len(frame.payload))
+            size += _wire_length(len(lap.frame(index).payload))
             if count >= BATCH_FRAMES or size >= BATCH_BYTES:
                 count, size = 0, 0
-        self.starts: tuple[int, ...] = tuple(starts)
-        """Index within the lap of each batch's first frame."""
-        self._build = functools.lru_cache(maxsize=BATCH_CACHE)(self._join)
+            index += 1
+        return tuple(starts)
 
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def __getitem__(self, k: int) -> Batch:
-        return self._build(k)
-
-    def _join(self, k: int) -> Batch:
-        end = self.starts[k + 1] if k + 1 < len(self.starts) else len(self._frames)
-        routes = self._routes
-        return _batch(
-            [
-                (text_frame(frame.payload), routes[id(frame)], frame.offset_ns)
-                for frame in self._frames[self.starts[k] : end]
-            ]
-        )
+    def _join(self, start: int, end: int) -> Batch:
+        lap, route = self._lap, self._route
+        frames = []
+        index = start
+        while index < end and lap.has(index):
+            frame = lap.frame(index)
+            frames.append((text_frame(frame.payload), route(frame.info), frame.offset_ns))
+            index += 1
+        return _batch(frames)
 
 
 def _wire_length(payload_length: int) -> int:
@@ -133,7 +187,7 @@ SHARED_FEEDS = 16
 """Prepared feeds kept by :func:`shared_prepared_feed` (the most recently used)."""
 
 
-def shared_prepared_feed(feed: Feed) -> PreparedFeed:
+def shared_prepared_feed(feed: FeedSource) -> PreparedFeed:
     """The :class:`PreparedFeed` of ``feed``, built once and shared by every server of it.
 
     A test suite starts one server per test on the same few feeds (the pytest plugin): building

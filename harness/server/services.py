@@ -27,9 +27,10 @@ from typing import Any, Protocol
 
 import trio
 
+from harness.core.feed_stream import FeedSource
 from harness.core.player import check_seek, check_speed, parse_speed
 from harness.core.protocol import Topic
-from harness.core.schedule import Feed, iter_schedule
+from harness.core.schedule import check_start_at
 from harness.core.stream import Frame, frames_feed
 from harness.errors import UsageError, WaitTimeout
 from harness.server.client import ClientConnection
@@ -93,7 +94,7 @@ class PlayerServices:
     _timelines: dict[str, Timeline]
 
     @property
-    def feed(self) -> Feed | None:
+    def feed(self) -> FeedSource | None:
         """The feed served now: the recording's, or the last :meth:`play`'s."""
         return self._prepared.feed if self._prepared is not None else None
 
@@ -124,7 +125,7 @@ class PlayerServices:
             raise UsageError(f"seek: t must be a finite number of seconds, got {t_s!r}")
         t_ns = round(t_s * 1e9)
         if self._prepared is not None:
-            duration_ns = self._prepared.feed.duration_ns
+            duration_ns = self._prepared.duration_ns
             check_seek(t_ns, start_at_ns=self.config.replay.start_at_ns, duration_ns=duration_ns)
         for timeline in self._timelines.values():
             timeline.seek(t_ns)
@@ -191,7 +192,7 @@ class PlayerServices:
         delivered``), so a consumer that reads until the close has read everything.
         :meth:`reset` returns to the server's own recording."""
         feed = frames_feed(frames)
-        iter_schedule(feed, self.config.replay)  # a start-at past the end: UsageError now
+        check_start_at(self.config.replay, feed.duration_ns)  # UsageError now
         rate = parse_speed(speed) if isinstance(speed, str) else speed
         self._closer.cancel()
         for timeline in self._timelines.values():

@@ -33,24 +33,17 @@ controlled the same way, whatever the speed.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import trio
 
 from harness.core.player import seek_target
 from harness.core.profile import BehaviourProfile
 from harness.core.protocol import Topic
-from harness.core.schedule import (
-    FeedFrame,
-    ReplayOptions,
-    ScheduleCursor,
-    compressed_lap,
-    passed_in_lap,
-    rebase_ts,
-)
+from harness.core.schedule import FeedFrame, ReplayOptions, ScheduleCursor, all_frames, rebase_ts
 from harness.core.timeline import SettleWindow, catch_up_frames
 from harness.server.client import HIGH_WATER, ClientConnection
 from harness.server.frames import text_frame
@@ -59,6 +52,9 @@ from harness.server.player_state import PlayerState
 from harness.server.prepared import BATCH_FRAMES, Batch, PreparedFeed
 
 __all__ = ["CHECKPOINT_EVERY", "PreparedFeed", "Timeline"]
+
+READ_AHEAD = 256
+"""Frames a timed timeline has read ahead of the one it sends next, when it can."""
 
 CHECKPOINT_EVERY = 512
 """Timed replay of frames all due at once: let other tasks run at least every this many."""
@@ -92,7 +88,7 @@ class Timeline:
         self.transport = self.player.new_transport()
         self.connections: dict[ClientConnection, None] = {}
         self.window = SettleWindow(profile.subscription_settle_s, profile.subscription_settle_max_s)
-        lap = compressed_lap(prepared.feed, options)
+        lap = prepared.lap(options)
         self.cursor = ScheduleCursor(lap, dataclasses.replace(options, speed=1.0))
         """Due times in recording positions (speed 1): the transport maps them to the clock."""
         self._started = trio.Event()
@@ -123,7 +119,7 @@ class Timeline:
     def first_lap_passed(self) -> bool:
         """Every frame of the first lap has been passed (sent, or missed while nobody was
         subscribed, or skipped by a seek)."""
-        return self.cursor.index >= self.cursor.lap_size
+        return self.cursor.first_lap_passed
 
     @property
     def delivered_all(self) -> bool:
@@ -165,12 +161,13 @@ class Timeline:
         self._pulse()
         if not (self.started and self.catch_up and self._nursery is not None):
             return
-        lap = self.cursor.lap.frames
-        passed = passed_in_lap(self.position, len(lap))
-        frames = catch_up_frames(lap, passed, before, conn.session.subscriptions)
-        if frames:
+        passed = self.cursor.passed_in_lap(self.position)
+        behind = itertools.islice(all_frames(self.cursor.lap), passed)
+        frames = catch_up_frames(behind, before, conn.session.subscriptions)
+        first = next(frames, None)
+        if first is not None:
             self._catching_up += 1
-            self._nursery.start_soon(self._send_catch_up, conn, frames)
+            self._nursery.start_soon(self._send_catch_up, conn, itertools.chain((first,), frames))
 
     # --- player services (see harness.server.player) ---------------------------------------------
 
@@ -197,12 +194,11 @@ class Timeline:
             t_ns,
             start_at_ns=options.start_at_ns,
             max_gap_ns=options.max_gap_ns,
-            duration_ns=self.prepared.feed.duration_ns,
+            duration_ns=self.prepared.duration_ns,
         )
-        size = cursor.lap_size
-        lap = (cursor.index - 1) // size if cursor.index and size else 0
-        cursor.index = lap * size + index
-        self.transport.anchor(trio.current_time(), lap * cursor.lap.length_ns + position)
+        lap = cursor.lap_of(cursor.index - 1)[0] if cursor.index else 0
+        cursor.index = lap * (cursor.lap.size or 0) + index  # a lap over: its size is known
+        self.transport.anchor(trio.current_time(), lap * (cursor.lap.length_ns or 0) + position)
         self._first_lap = self.first_lap_passed
         self.journal.add("note", f"timeline {self.name}: seek to {t_ns / 1e9:g}s")
         self._changed()
@@ -217,7 +213,7 @@ class Timeline:
             self._begin()
         cursor = self.cursor
         start, sent, unwanted = cursor.index, 0, 0
-        while sent < n and not cursor.done and unwanted < cursor.lap_size:
+        while sent < n and not cursor.done and unwanted < (cursor.lap.size or math.inf):
             before = self.delivered
             self._deliver(cursor.advance()[1], math.inf)
             wanted = self.delivered > before
@@ -236,7 +232,7 @@ class Timeline:
             return transport.anchor_ns
         if transport.timed:
             return transport.clock_ns(trio.current_time())
-        return cursor.due_ns(cursor.index - 1) if cursor.index and cursor.lap_size else 0
+        return cursor.due_ns(cursor.index - 1) if cursor.index else 0
 
     def _changed(self) -> None:
         """A player change: wake the loop (parked or sleeping) to re-read the transport."""
@@ -337,9 +333,10 @@ class Timeline:
     def _end_s(self) -> float:
         """When a timed lap without ``--loop`` is over (its last frame due)."""
         cursor = self.cursor
-        if self.options.loop or cursor.done:
+        size = cursor.lap.size  # a streamed lap not read to its end: no end yet
+        if self.options.loop or size is None or cursor.done:
             return math.inf
-        return self.transport.due_s(cursor.due_ns(cursor.lap_size - 1))
+        return self.transport.due_s(cursor.due_ns(size - 1))
 
     async def _run_timed(self) -> None:
         cursor, transport = self.cursor, self.transport
@@ -355,6 +352,7 @@ class Timeline:
                 continue
             due = transport.due_s(cursor.due_ns(cursor.index))
             if trio.current_time() < due:
+                self._read_ahead()
                 await self._sleep_until(due)
                 continue
             self.steps += 1
@@ -367,6 +365,13 @@ class Timeline:
                 self._close_slow(conn, f"more than {limit} bytes queued")
             self._advanced()
             await trio.lowlevel.checkpoint()
+
+    def _read_ahead(self) -> None:
+        """While waiting for a frame: have the next :data:`READ_AHEAD` read (a streamed lap
+        reads from disk then, not when they are due)."""
+        cursor = self.cursor
+        if cursor.index < cursor.lap.known():
+            cursor.lap.has(cursor.lap_of(cursor.index)[1] + READ_AHEAD)
 
     def _at_max(self) -> bool:
         return self.transport.speed is None and not self.transport.paused
@@ -404,17 +409,15 @@ class Timeline:
         """``--speed max`` without ``--rebase-time``: whole pre-joined batches per subscriber
         (single frames up to the next batch boundary after a seek or a play-next)."""
         cursor = self.cursor
-        batches = self.prepared.lap_batches(dataclasses.replace(self.options, speed=None))
-        starts = batches.starts
+        batches = self.prepared.lap_batches(self.options)
         while not cursor.done and self._at_max():
             if await self._held_at_max():
                 continue
             self.steps += 1
-            within = cursor.index % cursor.lap_size
-            k = bisect.bisect_left(starts, within)
-            if k < len(starts) and starts[k] == within:
-                behind = self._deliver_batch(batches[k])
-                cursor.index += len(batches[k].wires)
+            batch = batches.at(cursor.lap_of(cursor.index)[1])
+            if batch is not None:
+                behind = self._deliver_batch(batch)
+                cursor.index += len(batch.wires)
             else:
                 behind = self._deliver(cursor.advance()[1], HIGH_WATER)
             self._advanced()
@@ -466,21 +469,24 @@ class Timeline:
             wire = text_frame(rebase_ts(frame.payload, int(self._wall_clock() * 1000)))
         return wire, route
 
-    async def _send_catch_up(self, conn: ClientConnection, frames: list[FeedFrame]) -> None:
-        """Send a connection its catch-up (flow-controlled, in batches), then open the gate."""
-        self.journal.add("note", f"timeline {self.name}: catch-up of {len(frames)}", conn.id)
+    async def _send_catch_up(self, conn: ClientConnection, frames: Iterator[FeedFrame]) -> None:
+        """Send a connection its catch-up (flow-controlled, in batches), then open the gate;
+        the journal says how many frames it was."""
+        sent = 0
         try:
-            for start in range(0, len(frames), BATCH_FRAMES):
-                if not conn.accepting:
-                    return
-                wires = [self._wire(frame)[0] for frame in frames[start : start + BATCH_FRAMES]]
+            while conn.accepting:
+                wires = [self._wire(frame)[0] for frame in itertools.islice(frames, BATCH_FRAMES)]
+                if not wires:
+                    break
                 conn.enqueue_event(b"".join(wires), len(wires))
                 self.delivered += len(wires)
+                sent += len(wires)
                 if conn.queued_bytes > HIGH_WATER:
                     await self._wait_for([conn])
                 else:
                     await trio.lowlevel.checkpoint()
         finally:
+            self.journal.add("note", f"timeline {self.name}: catch-up of {sent}", conn.id)
             self._catching_up -= 1
             if not self._catching_up:
                 event, self._caught_up = self._caught_up, trio.Event()

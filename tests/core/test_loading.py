@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import default_recording_path, load_recording
+from harness.core.schedule import Feed
 
 
 def test_the_bundled_recording_loads_with_its_feed_and_profile() -> None:
     loaded = load_recording(default_recording_path())
+    assert isinstance(loaded.feed, Feed)
     assert len(loaded.feed.frames) == 4039
     assert loaded.header.source["synthetic"] is True
     assert loaded.profile.subscribed_message == "Successfully subscribed"
@@ -21,6 +23,7 @@ def test_a_cut_file_loads_what_precedes_the_damage(tmp_path: Path) -> None:
     cut = tmp_path / "cut.msgpack"
     cut.write_bytes(whole[: len(whole) // 2])
     loaded = load_recording(cut)
+    assert isinstance(loaded.feed, Feed)
     assert 0 < len(loaded.feed.frames) < 4039
     warning = loaded.tail_warning()
     assert warning is not None
@@ -34,6 +37,7 @@ def test_mid_file_damage_loses_one_record_and_is_not_called_a_tail(tmp_path: Pat
     damaged = tmp_path / "damaged.msgpack"
     damaged.write_bytes(bytes(data))
     loaded = load_recording(damaged)
+    assert isinstance(loaded.feed, Feed)
     assert len(loaded.feed.frames) >= 4039 - 1
     assert loaded.tail is None
     warning = loaded.tail_warning()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import default_recording_path, load_recording
+from harness.core.loading import read_feed
 from harness.core.merge import merge_recordings
 from harness.core.recording import open_writer, read_recording
 from harness.core.records import Record, WsClose, WsControl, WsMessage, WsOpen
@@ -101,7 +102,7 @@ def test_aligned_by_start_time_with_connections_renumbered(tmp_path: Path) -> No
     assert times[-1] == report.inputs[1].end_ns > 24 * MIN
     assert len(records) == sum(sizes) - 1  # every record; one summary instead of two
     assert verify_recording(out).ok
-    assert load_recording(out).feed.frames  # it replays
+    assert read_feed(out).frames  # it replays
 
 
 def test_concat_plays_one_after_another(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from harness import default_recording_path, load_recording
+from harness import default_recording_path
+from harness.core.loading import read_feed
 from harness.core.protocol import Channel, classify_frame
 from harness.core.recording import read_recording
 from harness.core.records import Direction, HttpExchange, Record, Summary, WsMessage, WsOpen
@@ -59,8 +60,8 @@ def test_a_cut_file_replays_its_window_from_the_start(tmp_path: Path) -> None:
 
     select_records(BUNDLED, out, select, command="cut")
     assert verify_recording(out).ok
-    feed = load_recording(out).feed
-    whole = load_recording(BUNDLED).feed
+    feed = read_feed(out)
+    whole = read_feed(BUNDLED)
     first_subscribe = min(
         r.t_ns for r in RECORDS if isinstance(r, WsMessage) and b'"subscribe"' in r.payload
     )

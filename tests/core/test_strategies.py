@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 from harness.core.envelopes import compact_json
-from harness.core.loading import load_recording
+from harness.core.loading import read_feed
 from harness.core.mock.ws_session import Refused, WsSession
 from harness.core.protocol import PLAN_CHANNELS, Channel, Plan, classify_frame
 from harness.errors import UsageError
@@ -123,7 +123,7 @@ def test_the_session_refuses_every_hostile_frame_and_survives(frame: Any) -> Non
 
 
 def test_mutations_are_seeded() -> None:
-    feed = load_recording(default_recording_path()).feed
+    feed = read_feed(default_recording_path())
     first, again, other = mutations(feed, 7), mutations(feed, 7), mutations(feed, 8)
     assert [f.payload for f in first.frames] == [f.payload for f in again.frames]
     assert [f.payload for f in first.frames] != [f.payload for f in other.frames]

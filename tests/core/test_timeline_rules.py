@@ -21,7 +21,6 @@ from harness.core.schedule import (
     ScheduleCursor,
     compressed_lap,
     iter_schedule,
-    passed_in_lap,
 )
 from harness.core.timeline import SettleWindow, catch_up_frames, covers
 from harness.errors import UsageError
@@ -114,12 +113,12 @@ async def test_settle_window_on_a_virtual_clock(autojump_clock: trio.testing.Moc
 
 
 def test_a_topic_added_later_catches_up_the_frames_already_passed() -> None:
-    got = catch_up_frames(LAP, 4, {MAIN_ALL}, {MAIN_ALL, STATS_M1})
+    got = list(catch_up_frames(LAP[:4], {MAIN_ALL}, {MAIN_ALL, STATS_M1}))
     assert numbers(got) == [1]  # frame 4 is not passed yet: the timeline sends it
 
 
 def test_catch_up_leaves_out_what_the_previous_subscriptions_already_got() -> None:
-    got = catch_up_frames(LAP, 5, {MAIN_M1}, {MAIN_ALL})
+    got = list(catch_up_frames(LAP[:5], {MAIN_M1}, {MAIN_ALL}))
     assert numbers(got) == [2]
 
 
@@ -132,7 +131,7 @@ def test_catch_up_leaves_out_what_the_previous_subscriptions_already_got() -> No
     ],
 )
 def test_no_catch_up(before: set[Topic], after: set[Topic]) -> None:
-    assert catch_up_frames(LAP, 5, before, after) == []
+    assert list(catch_up_frames(LAP[:5], before, after)) == []
 
 
 def test_covers_is_section_12_routing() -> None:
@@ -146,11 +145,13 @@ def test_covers_is_section_12_routing() -> None:
     ("passed", "expected"), [(0, 0), (1, 1), (4, 4), (5, 5), (6, 1), (10, 5), (11, 1)]
 )
 def test_passed_in_lap_counts_the_lap_of_the_last_frame_passed(passed: int, expected: int) -> None:
-    assert passed_in_lap(passed, 5) == expected
+    cursor = ScheduleCursor(compressed_lap(FEED, ReplayOptions(loop=True)), ReplayOptions())
+    assert cursor.passed_in_lap(passed) == expected
 
 
 def test_passed_in_lap_of_an_empty_lap() -> None:
-    assert passed_in_lap(3, 0) == 0
+    cursor = ScheduleCursor(compressed_lap(Feed((), 0), ReplayOptions()), ReplayOptions())
+    assert cursor.passed_in_lap(3) == 0
 
 
 # --- schedule cursor ----------------------------------------------------------------------------

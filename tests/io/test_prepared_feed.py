@@ -7,10 +7,17 @@ import json
 import pytest
 
 import harness.server.prepared as prepared_module
-from harness.core.schedule import ReplayOptions
+from harness.core.schedule import Feed, ReplayOptions, all_frames
 from harness.core.stream import feed_of
 from harness.server.frames import text_frame
-from harness.server.prepared import BATCH_BYTES, BATCH_FRAMES, PreparedFeed
+from harness.server.prepared import (
+    BATCH_BYTES,
+    BATCH_FRAMES,
+    SPAN_FRAMES,
+    Batch,
+    LapBatches,
+    PreparedFeed,
+)
 
 
 def _payload(seq: int, size: int) -> bytes:
@@ -29,7 +36,10 @@ def _eager(prepared: PreparedFeed, options: ReplayOptions) -> list[list[bytes]]:
     batches: list[list[bytes]] = []
     pending: list[bytes] = []
     size = 0
-    for _, frame in prepared.schedule(options):
+    for index, frame in enumerate(all_frames(prepared.lap(options))):
+        if index % SPAN_FRAMES == 0 and pending:
+            batches.append(pending)
+            pending, size = [], 0
         pending.append(text_frame(frame.payload))
         size += len(pending[-1])
         if len(pending) >= BATCH_FRAMES or size >= BATCH_BYTES:
@@ -40,17 +50,26 @@ def _eager(prepared: PreparedFeed, options: ReplayOptions) -> list[list[bytes]]:
     return batches
 
 
+def _walk(batches: LapBatches, frames: int) -> list[Batch]:
+    """Every batch of a lap of ``frames``, from the first, as ``--speed max`` sends them."""
+    found, index = [], 0
+    while index < frames:
+        batch = batches.at(index)
+        assert batch is not None, index
+        assert batches.at(index + 1) is None or len(batch.wires) == 1
+        found.append(batch)
+        index += len(batch.wires)
+    return found
+
+
 def test_lazy_batches_are_the_batches_of_the_rule() -> None:
     prepared = _feed(3_000)
     options = ReplayOptions(speed=None, start_at_ns=7_000)
     batches = prepared.lap_batches(options)
     expected = _eager(prepared, options)
-    assert len(batches) == len(expected)
-    for k, wires in enumerate(expected):
-        batch = batches[k]
-        assert list(batch.wires) == wires
-        assert batch.joined == b"".join(wires)
-        assert batches.starts[k] == sum(map(len, expected[:k]))
+    got = _walk(batches, sum(map(len, expected)))
+    assert [list(batch.wires) for batch in got] == expected
+    assert all(batch.joined == b"".join(batch.wires) for batch in got)
     assert prepared.lap_batches(options) is batches  # cached per options
 
 
@@ -58,17 +77,17 @@ def test_only_the_latest_batches_are_kept_joined(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(prepared_module, "BATCH_CACHE", 4)
     prepared = _feed(BATCH_FRAMES * 10)
     batches = prepared.lap_batches(ReplayOptions(speed=None))
-    assert len(batches) >= 10
-    for k in range(len(batches)):
-        batches[k]
+    walked = _walk(batches, BATCH_FRAMES * 10)
+    assert len(walked) >= 10
     info = batches._build.cache_info()
     assert info.currsize == 4
-    assert info.misses == len(batches)
-    assert list(batches[0].wires) == _eager(prepared, ReplayOptions(speed=None))[0]
+    assert info.misses == len(walked)
+    assert list(batches.at(0).wires) == _eager(prepared, ReplayOptions(speed=None))[0]  # type: ignore[union-attr]
 
 
 def test_wire_bytes_are_built_when_sent() -> None:
     prepared = _feed(100)
+    assert isinstance(prepared.feed, Feed)
     for frame in prepared.feed.frames:
         wire, route = prepared.wire(frame)
         assert wire == text_frame(frame.payload)

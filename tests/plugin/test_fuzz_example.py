@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.loading import load_recording
+from harness.core.loading import read_feed
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "fuzzing"
 SEEDED = ["-p", "hypothesis", "--hypothesis-seed=0"]
@@ -27,7 +27,7 @@ def test_hypothesis_finds_the_bug_and_saves_a_minimal_stream_that_replays(
     result = downstream.runpytest_subprocess(*SEEDED, "tests")
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*KeyError*", "*the failing stream (* frames) is saved as*"])
-    frames = load_recording(saved).feed.frames
+    frames = read_feed(saved).frames
     assert 1 <= len(frames) <= 3
     assert any(frame.info.event_type == "odds_update_realtime" for frame in frames)
     # When the regression test replays the saved stream, Then it fails the same way

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.loading import load_recording
+from harness.core.loading import load_recording, read_feed
 from harness.errors import UsageError
 from harness.plugin.fixture import SoccerServer
 from harness.plugin.options import Settings
@@ -95,7 +95,7 @@ def test_once_records_a_missing_recording_then_replays_it(
     assert SECRET.encode() not in data
     assert not target.with_name(target.name + ".partial").exists()
     loaded = load_recording(target)
-    assert loaded.feed.frames
+    assert read_feed(target).frames
     assert loaded.header.source["mode"] == "proxy"
     assert any(e.kind == "http" and "/v1/ws/new" in e.summary for e in upstream.journal)
     # And the upstream saw the real token, the client never held it
