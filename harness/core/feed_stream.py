@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Generator
@@ -69,8 +68,6 @@ class StreamedFeed:
         self.path = Path(path)
         self.infos: dict[FrameInfo, FrameInfo] = {}
         """One object per distinct :class:`FrameInfo` (routing interns them by identity)."""
-        self._laps: dict[tuple[int, int | None], StreamedLap] = {}
-        self._lock = threading.Lock()
         with open_reader(self.path) as reader:
             self.header = reader.header
             self.start_t_ns, head_last_t = _feed_start(reader, observe)
@@ -84,20 +81,10 @@ class StreamedFeed:
         self.duration_ns = max(0, last_t - self.start_t_ns)
         """The recording's end relative to the feed start (its last record)."""
 
-    @property
-    def frames_known(self) -> int | None:
-        """Frames in the feed, once a lap from its start has read it all (else ``None``)."""
-        lap = self._laps.get((0, None))
-        return lap.size if lap is not None else None
-
     def lap(self, options: ReplayOptions) -> StreamedLap:
-        """The lap of ``options`` (its ``start_at`` and ``max_gap``), shared by every caller."""
-        key = (options.start_at_ns, options.max_gap_ns)
-        with self._lock:
-            lap = self._laps.get(key)
-            if lap is None:
-                lap = self._laps[key] = StreamedLap(self, *key)
-            return lap
+        """A new lap of ``options`` (its ``start_at`` and ``max_gap``), read from the file as
+        it is used: one per server, as a lap is used from one thread at a time."""
+        return StreamedLap(self, options.start_at_ns, options.max_gap_ns)
 
     def candidates(self, resume: int | None) -> Generator[tuple[int, int, bytes, FrameInfo]]:
         """``(position, t_ns, payload, info)`` of each recorded event frame from reader
@@ -173,14 +160,12 @@ class _Block:
 
 class StreamedLap:
     """One lap of a :class:`StreamedFeed`, read as it is needed: a
-    :class:`~harness.core.schedule.LapView` (see the module docstring).  Safe to share between
-    threads (the pytest plugin's servers)."""
+    :class:`~harness.core.schedule.LapView` (see the module docstring).  Not thread safe."""
 
     def __init__(self, feed: StreamedFeed, start_at_ns: int, max_gap_ns: int | None) -> None:
         self._feed = feed
         self._start_at = start_at_ns
         self._max_gap = max_gap_ns
-        self._lock = threading.RLock()
         self._blocks: list[_Block] = []
         self._first_offsets: list[int] = []
         self._first_positions: list[int] = []
@@ -243,14 +228,13 @@ class StreamedLap:
         cached = self._cache.get(block)
         if cached is not None:
             return cached
-        with self._lock:
-            while block >= len(self._blocks) and self.size is None:
-                self._read_block()
-            cached = self._cache.get(block)
-            if cached is None:
-                cached = self._read_again(self._blocks[block])
-                self._keep(block, cached)
-            return cached
+        while block >= len(self._blocks) and self.size is None:
+            self._read_block()
+        cached = self._cache.get(block)
+        if cached is None:
+            cached = self._read_again(self._blocks[block])
+            self._keep(block, cached)
+        return cached
 
     def _keep(self, block: int, frames: tuple[list[FeedFrame], list[int]]) -> None:
         self._cache[block] = frames
@@ -259,33 +243,32 @@ class StreamedLap:
 
     def _read_block(self) -> None:
         """Read the next block from where the first reading is (the end: size and length)."""
-        with self._lock:
-            if self.size is not None:
-                return
-            frames: list[FeedFrame] = []
-            positions: list[int] = []
-            start, start_at = self._feed.start_t_ns, self._start_at
-            dedup, clock = self._dedup, self._clock
-            for resume, t, payload, info in self._source:
-                if not dedup.keep(t, payload):
-                    self._learn_seed(payload)
-                    continue
-                offset = max(0, t - start)
-                if offset < start_at:
-                    continue
-                if not frames:
-                    self._begin_block(resume, offset)
-                frames.append(FeedFrame(offset, payload, info))
-                positions.append(clock.step(offset))
-                if len(frames) == BLOCK_FRAMES:
-                    break
-            if frames:
-                self._keep(len(self._blocks) - 1, (frames, positions))
-                self._count += len(frames)
-                self._last_offset, self._last_position = frames[-1].offset_ns, positions[-1]
-            if len(frames) < BLOCK_FRAMES:
-                self.length_ns = clock.length(self._feed.duration_ns)
-                self.size = self._count
+        if self.size is not None:
+            return
+        frames: list[FeedFrame] = []
+        positions: list[int] = []
+        start, start_at = self._feed.start_t_ns, self._start_at
+        dedup, clock = self._dedup, self._clock
+        for resume, t, payload, info in self._source:
+            if not dedup.keep(t, payload):
+                self._learn_seed(payload)
+                continue
+            offset = max(0, t - start)
+            if offset < start_at:
+                continue
+            if not frames:
+                self._begin_block(resume, offset)
+            frames.append(FeedFrame(offset, payload, info))
+            positions.append(clock.step(offset))
+            if len(frames) == BLOCK_FRAMES:
+                break
+        if frames:
+            self._keep(len(self._blocks) - 1, (frames, positions))
+            self._count += len(frames)
+            self._last_offset, self._last_position = frames[-1].offset_ns, positions[-1]
+        if len(frames) < BLOCK_FRAMES:
+            self.length_ns = clock.length(self._feed.duration_ns)
+            self.size = self._count
 
     def _begin_block(self, resume: int, offset: int) -> None:
         before = dataclasses.replace(self._clock)

@@ -74,9 +74,13 @@ class PreparedFeed:
 
     @property
     def frame_count(self) -> int | None:
-        """Event frames in the feed (``None``: a streamed feed not read to its end yet)."""
+        """Event frames in the feed (``None``: a streamed feed no lap from its start has read
+        to the end yet)."""
         feed = self.feed
-        return len(feed.frames) if isinstance(feed, Feed) else feed.frames_known
+        if isinstance(feed, Feed):
+            return len(feed.frames)
+        sizes = [lap.size for (start_at, _), lap in self._laps.items() if not start_at]
+        return next((size for size in sizes if size is not None), None)
 
     def route(self, info: FrameInfo) -> int:
         """The route id of ``info`` (by identity first: feeds intern their infos)."""
@@ -96,15 +100,13 @@ class PreparedFeed:
         return self._text_frame(frame.payload), self.route(frame.info)
 
     def lap(self, options: ReplayOptions) -> LapView:
-        """The lap of ``options`` (its start-at and max-gap), built once and shared."""
-        feed = self.feed
-        if not isinstance(feed, Feed):
-            return feed.lap(options)
+        """The lap of ``options`` (its start-at and max-gap), built once and shared by the
+        timelines of every server of this prepared feed."""
         key = (options.start_at_ns, options.max_gap_ns)
         with self._lock:
             lap = self._laps.get(key)
             if lap is None:
-                lap = self._laps[key] = feed.lap(options)
+                lap = self._laps[key] = self.feed.lap(options)
             return lap
 
     def lap_batches(self, options: ReplayOptions) -> LapBatches:
@@ -194,6 +196,8 @@ def shared_prepared_feed(feed: FeedSource) -> PreparedFeed:
     each frame's wire bytes and the ``--speed max`` batches again each time would cost more than
     the server's start.  Everything in a prepared feed is immutable once built."""
     with _SHARED_LOCK:  # servers of one feed may run in several threads (pytest plugin)
+        if not isinstance(feed, Feed):  # a streamed lap is read in one thread: not shared
+            return PreparedFeed(feed)
         prepared = _SHARED.pop(id(feed), None)
         if prepared is None or prepared.feed is not feed:
             prepared = PreparedFeed(feed)

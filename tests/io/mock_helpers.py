@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +12,11 @@ from typing import Any
 import httpx
 from trio_websocket import WebSocketConnection, open_websocket_url
 
+from harness.core import feed_stream
+from harness.core.feed_stream import FeedSource, StreamedFeed
 from harness.core.protocol import classify_frame
+from harness.core.recording import open_writer
+from harness.core.records import Direction, Header, Record, WsMessage
 from harness.core.schedule import Feed, FeedFrame
 from harness.server import MockServer
 
@@ -30,8 +36,18 @@ def echo_event(n: int, scope: str, ident: str | None, channel: str = "STATS") ->
     return json.dumps({**body, **extra, "data": {"n": n}}).encode()
 
 
-def make_feed(frames: Sequence[tuple[float, bytes]], duration_s: float | None = None) -> Feed:
-    """A feed of ``(offset seconds, payload)`` frames."""
+STREAMED = os.environ.get("HARNESS_TEST_STREAMED") == "1"
+"""Serve the feeds of these tests from recordings on disk (:class:`StreamedFeed`, in blocks of
+4 frames, 2 kept, so that every test reads blocks again), wherever the recording replays the
+same feed: ``HARNESS_TEST_STREAMED=1 pytest tests/io`` (``.ci/run`` runs it)."""
+
+if STREAMED:
+    feed_stream.BLOCK_FRAMES, feed_stream.CACHED_BLOCKS = 4, 2
+    _RECORDINGS = tempfile.TemporaryDirectory(prefix="harness-streamed-")
+
+
+def make_feed(frames: Sequence[tuple[float, bytes]], duration_s: float | None = None) -> FeedSource:
+    """A feed of ``(offset seconds, payload)`` frames (read from disk under :data:`STREAMED`)."""
     built = []
     for offset_s, payload in frames:
         info = classify_frame(payload)
@@ -40,7 +56,28 @@ def make_feed(frames: Sequence[tuple[float, bytes]], duration_s: float | None = 
         built.append(FeedFrame(round(offset_s * 1e9), payload, info))
     end = max((f.offset_ns for f in built), default=0)
     duration = round(duration_s * 1e9) if duration_s is not None else end
-    return Feed(frames=tuple(built), duration_ns=max(duration, end))
+    feed = Feed(frames=tuple(built), duration_ns=max(duration, end))
+    return _streamed(feed) if STREAMED else feed
+
+
+def _streamed(feed: Feed) -> FeedSource:
+    """``feed`` written as a recording and read back from disk, if the recording replays it."""
+    subscribe = b'{"action":"subscribe","channel":"MAIN","scope":"all"}'
+    records: list[Record] = [WsMessage(0, 1, Direction.CLIENT_TO_SERVER, subscribe)]
+    records += [
+        WsMessage(frame.offset_ns, 1, Direction.SERVER_TO_CLIENT, frame.payload)
+        for frame in feed.frames
+    ]
+    records.append(WsMessage(feed.duration_ns, 1, Direction.CLIENT_TO_SERVER, b"{}"))
+    if Feed.from_records(records) != feed:
+        return feed  # duplicates the rule would drop, or frames out of time order
+    handle, path = tempfile.mkstemp(suffix=".msgpack", dir=_RECORDINGS.name)
+    os.close(handle)
+    header = Header("2024-01-15T10:00:00+00:00", "test", "0")
+    with open_writer(path, header, index=True) as writer:
+        for record in records:
+            writer.add(record)
+    return StreamedFeed(path)
 
 
 def sub(channel: str = "MAIN", scope: str = "all", ident: str | None = None) -> str:
