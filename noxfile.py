@@ -20,7 +20,8 @@ def _install(session: nox.Session, *extras: str) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (loopback networking only, hypothesis under the CI profile)."""
+    """Run the test suite (loopback networking only, hypothesis under the CI profile), then
+    the server tests again with every feed streamed from disk."""
     _install(session, "test", "bench")
     session.run(
         "pytest",
@@ -29,6 +30,17 @@ def tests(session: nox.Session) -> None:
         *session.posargs,
         env={"HYPOTHESIS_PROFILE": "ci"},
     )
+    if not session.posargs:  # the server tests again, every feed read from disk as it plays
+        session.run(
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-m",
+            "not slow",
+            "tests/io",
+            env={"HYPOTHESIS_PROFILE": "ci", "HARNESS_TEST_STREAMED": "1"},
+        )
 
 
 @nox.session(python=PYTHON)
