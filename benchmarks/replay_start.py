@@ -16,20 +16,24 @@ replay then takes).
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks._clients import (
     REPO_ROOT,
+    SUBSCRIBE_ALL,
     mock_command,
     run_clients,
     serve,
     write_main_recording,
+    ws_urls,
 )
 from harness.core.recording import RecordingReader, open_reader, recording_index
 
@@ -53,6 +57,7 @@ class StartRow:
     seek_index_s: float
     seek_rebuilt_s: float
     seek_scan_s: float
+    player_seek_s: float
 
 
 def _rss_bytes(pid: int, field: str = "VmRSS") -> int:
@@ -103,6 +108,35 @@ def _scan_s(path: Path, target_ns: int) -> float:
     return time.perf_counter() - start
 
 
+def _player_seek_s(path: Path, frames: int, scratch: Path) -> float:
+    """``harness replay FILE --speed 1 --control``, one client subscribed: the time of a
+    ``POST seek`` to the middle and the client's next frame (checked to be the middle one)."""
+    from websockets.sync.client import connect
+
+    middle = frames // 2
+    command = [*mock_command(path, "1"), "--control"]
+    with serve(command, scratch, f"seek-{frames}") as server:
+        (url,) = ws_urls(server.base_url, "seek", 1)
+        with connect(url, open_timeout=30, max_size=None) as websocket:
+            websocket.send(SUBSCRIBE_ALL)
+            websocket.recv(timeout=30)  # subscribed
+            websocket.recv(timeout=30)  # the first frame: the timeline plays
+            start = time.perf_counter()
+            body = json.dumps({"t": middle * GAP_NS / 1e9}).encode()
+            control = f"{server.base_url}/_harness/seek"
+            request = urllib.request.Request(control, data=body, method="POST")
+            with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT_S):
+                pass
+            while True:  # frames already queued before the seek come first
+                seq = json.loads(websocket.recv(timeout=CLIENT_TIMEOUT_S))["seq"]
+                if seq >= middle:
+                    break
+            elapsed = time.perf_counter() - start
+    if seq != middle:
+        raise RuntimeError(f"seek to frame {middle} landed on frame {seq}")
+    return elapsed
+
+
 def measure(frames: int, scratch: Path) -> StartRow:
     path = scratch / f"main-{frames}.msgpack"
     write_main_recording(path, frames, GAP_NS, index=True)
@@ -132,6 +166,7 @@ def measure(frames: int, scratch: Path) -> StartRow:
             seek_index_s=_seek_s(path, middle, rebuild=False),
             seek_rebuilt_s=_seek_s(path, middle, rebuild=True),
             seek_scan_s=_scan_s(path, middle),
+            player_seek_s=_player_seek_s(path, frames, scratch),
         )
     finally:
         path.unlink(missing_ok=True)
@@ -147,7 +182,7 @@ def run(*, quick: bool = False) -> list[StartRow]:
         print(
             f"  {'frames':>10} {'file MiB':>9} {'ready s':>8} {'RSS MiB':>8} {'served':>7}"
             f" {'info s':>7}"
-            f" {'seek idx s':>10} {'seek rebuilt s':>14} {'scan s':>7}"
+            f" {'seek idx s':>10} {'seek rebuilt s':>14} {'scan s':>7} {'player seek s':>13}"
         )
         for frames in sizes:
             row = measure(frames, Path(tmp))
@@ -156,7 +191,8 @@ def run(*, quick: bool = False) -> list[StartRow]:
                 f"  {row.frames:>10,} {row.file_bytes / 2**20:>9.1f} {row.ready_s:>8.2f}"
                 f" {row.rss_bytes / 2**20:>8.0f} {row.served_peak_bytes / 2**20:>7.0f}"
                 f" {row.info_s:>7.2f} {row.seek_index_s:>10.4f}"
-                f" {row.seek_rebuilt_s:>14.2f} {row.seek_scan_s:>7.2f}",
+                f" {row.seek_rebuilt_s:>14.2f} {row.seek_scan_s:>7.2f}"
+                f" {row.player_seek_s:>13.3f}",
                 flush=True,
             )
     _report_growth(rows)
@@ -178,5 +214,6 @@ def _report_growth(rows: list[StartRow]) -> None:
             f" served {grow(small.served_peak_bytes, big.served_peak_bytes)},"
             f" info {grow(small.info_s, big.info_s)},"
             f" seek idx {grow(small.seek_index_s, big.seek_index_s)},"
-            f" scan {grow(small.seek_scan_s, big.seek_scan_s)}"
+            f" scan {grow(small.seek_scan_s, big.seek_scan_s)},"
+            f" player seek {grow(small.player_seek_s, big.player_seek_s)}"
         )

@@ -47,8 +47,8 @@ from harness.core.schedule import (
 BLOCK_FRAMES = 1024
 """Frames read at a time, and the unit a lap keeps in memory or re-reads."""
 
-CACHED_BLOCKS = 48
-"""Blocks a lap keeps (about 20 MiB of frames of 300 bytes)."""
+CACHED_BLOCKS = 16
+"""Blocks a lap keeps (about 8 MiB of frames of 300 bytes)."""
 
 HEAD_RECORDS = 100_000
 """Records read at open to find the feed's start (the first ``subscribe``) and to show the

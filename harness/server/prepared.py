@@ -124,8 +124,8 @@ SPAN_FRAMES = 1024
 """Batches never cross a multiple of this many frames, so where they start is found by
 reading only the frames of one span."""
 
-BATCH_CACHE = 256
-"""Joined batches kept per lap (about 16 MiB at most); a longer lap keeps the batches its
+BATCH_CACHE = 64
+"""Joined batches kept per lap (about 4 MiB at most); a longer lap keeps the batches its
 timelines are sending, and joins the others again when it loops."""
 
 
