@@ -50,6 +50,10 @@ BLOCK_FRAMES = 1024
 CACHED_BLOCKS = 16
 """Blocks a lap keeps (about 8 MiB of frames of 300 bytes)."""
 
+READ_INLINE_BYTES = 8 * 1024 * 1024
+"""A seek further ahead of what a lap has read than this (by the index) jumps there instead
+(:meth:`StreamedFeed.lap` ``from_ns``) of reading everything in between."""
+
 HEAD_RECORDS = 100_000
 """Records read at open to find the feed's start (the first ``subscribe``) and to show the
 caller (``observe``: the profile learner) what the service said."""
@@ -81,10 +85,15 @@ class StreamedFeed:
         self.duration_ns = max(0, last_t - self.start_t_ns)
         """The recording's end relative to the feed start (its last record)."""
 
-    def lap(self, options: ReplayOptions) -> StreamedLap:
+    def lap(self, options: ReplayOptions, from_ns: int | None = None) -> StreamedLap:
         """A new lap of ``options`` (its ``start_at`` and ``max_gap``), read from the file as
-        it is used: one per server, as a lap is used from one thread at a time."""
-        return StreamedLap(self, options.start_at_ns, options.max_gap_ns)
+        it is used: one per server, as a lap is used from one thread at a time.
+
+        ``from_ns``: the rest of the lap from that offset on, as a seek far ahead reads it
+        (:meth:`StreamedLap.near`): its frames are those of the lap from there, numbered from
+        0, and their positions count from ``from_ns - start_at`` (the lap's own positions
+        without ``max_gap``; with it, the gaps before ``from_ns`` count uncut)."""
+        return StreamedLap(self, options.start_at_ns, options.max_gap_ns, from_ns)
 
     def candidates(self, resume: int | None) -> Generator[tuple[int, int, bytes, FrameInfo]]:
         """``(position, t_ns, payload, info)`` of each recorded event frame from reader
@@ -162,9 +171,15 @@ class StreamedLap:
     """One lap of a :class:`StreamedFeed`, read as it is needed: a
     :class:`~harness.core.schedule.LapView` (see the module docstring).  Not thread safe."""
 
-    def __init__(self, feed: StreamedFeed, start_at_ns: int, max_gap_ns: int | None) -> None:
+    def __init__(
+        self,
+        feed: StreamedFeed,
+        start_at_ns: int,
+        max_gap_ns: int | None,
+        from_ns: int | None = None,
+    ) -> None:
         self._feed = feed
-        self._start_at = start_at_ns
+        self._start_at = start_at_ns if from_ns is None else max(from_ns, start_at_ns)
         self._max_gap = max_gap_ns
         self._blocks: list[_Block] = []
         self._first_offsets: list[int] = []
@@ -176,15 +191,25 @@ class StreamedLap:
         self._last_offset = -1
         self._last_position = -1
         self._dedup = Deduplicator()
-        self._clock = LapClock(start_at_ns, max_gap_ns)
-        self._source = feed.candidates(self._warm_up_from())
+        base = self._start_at - start_at_ns
+        self._clock = LapClock(self._start_at, max_gap_ns, position_ns=base)
+        warm_up = self._start_at - 2 * DUPLICATE_WINDOW_NS  # what a frame there may repeat
+        self._source = feed.candidates(self._offset_before(warm_up) if self._start_at else None)
 
-    def _warm_up_from(self) -> int | None:
-        """Where the first read starts: early enough for the duplicate rule at ``start_at``."""
-        if not self._start_at:
+    def _offset_before(self, offset_ns: int) -> int | None:
+        """Where to read from to see every record from feed offset ``offset_ns`` on (``None``:
+        the first record)."""
+        if offset_ns <= 0:
             return None
-        feed = self._feed
-        return feed.index.offset_before(feed.start_t_ns + self._start_at - 2 * DUPLICATE_WINDOW_NS)
+        return self._feed.index.offset_before(self._feed.start_t_ns + offset_ns)
+
+    def near(self, offset_ns: int) -> bool:
+        """Finding the frame at ``offset_ns`` reads at most :data:`READ_INLINE_BYTES` more."""
+        if self.size is not None or offset_ns <= self._last_offset:
+            return True
+        here = self._offset_before(max(self._last_offset, self._start_at)) or 0
+        there = self._offset_before(offset_ns) or 0
+        return there - here <= READ_INLINE_BYTES
 
     # --- LapView ---------------------------------------------------------------------------------
 

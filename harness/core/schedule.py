@@ -264,6 +264,10 @@ class LapView(Protocol):
     def index_at_position(self, position_ns: int) -> int:
         """The first frame at or after compressed position ``position_ns`` (the size: none)."""
 
+    def near(self, offset_ns: int) -> bool:
+        """Finding the frame at recording offset ``offset_ns`` reads little or nothing (a
+        seek further away jumps: :meth:`harness.core.feed_stream.StreamedFeed.lap`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Lap:
@@ -296,6 +300,9 @@ class Lap:
 
     def index_at_position(self, position_ns: int) -> int:
         return bisect.bisect_left(self.positions_ns, position_ns)
+
+    def near(self, offset_ns: int) -> bool:
+        return True
 
 
 def all_frames(lap: LapView) -> Iterator[FeedFrame]:

@@ -23,6 +23,9 @@ from harness.server.frames import text_frame
 WIRE_CACHE = 4096
 """Wire bytes of the most recently sent frames kept by a :class:`PreparedFeed`."""
 
+JUMPED_LAPS = 4
+"""Laps begun at a far seek's target that a prepared feed keeps (each keeps a few blocks)."""
+
 BATCH_FRAMES = 256
 BATCH_BYTES = 64 * 1024
 """At ``--speed max`` consecutive frames are joined into batches of at most this many frames
@@ -55,7 +58,8 @@ class PreparedFeed:
         # a payload's hash is computed once per bytes object.
         self._text_frame = functools.lru_cache(maxsize=WIRE_CACHE)(text_frame)
         self._laps: dict[tuple[int, int | None], LapView] = {}
-        self._batches: dict[tuple[int, int | None], LapBatches] = {}
+        self._batches: dict[int, tuple[LapView, LapBatches]] = {}
+        self._jumped: dict[tuple[int, int | None, int], LapView] = {}
         self._lock = threading.Lock()
         self.echo_topics: frozenset[Topic] | None = None
         """The echo topics the feed holds (``None`` for a streamed feed: not known)."""
@@ -109,14 +113,27 @@ class PreparedFeed:
                 lap = self._laps[key] = self.feed.lap(options)
             return lap
 
-    def lap_batches(self, options: ReplayOptions) -> LapBatches:
-        """The lap of ``options`` as ``--speed max`` batches (cached per lap)."""
-        key = (options.start_at_ns, options.max_gap_ns)
-        lap = self.lap(options)
+    def lap_from(self, options: ReplayOptions, from_ns: int) -> LapView:
+        """The rest of a streamed lap from a far seek's target (the latest
+        :data:`JUMPED_LAPS` kept, shared by the timelines that seek there together)."""
+        feed = self.feed
+        assert not isinstance(feed, Feed)  # a lap in memory is always near
+        key = (options.start_at_ns, options.max_gap_ns, from_ns)
         with self._lock:
-            batches = self._batches.get(key)
-            if batches is None:
-                batches = self._batches[key] = LapBatches(lap, self.route)
+            lap = self._jumped.pop(key, None) or feed.lap(options, from_ns)
+            self._jumped[key] = lap
+            while len(self._jumped) > JUMPED_LAPS:
+                del self._jumped[next(iter(self._jumped))]
+            return lap
+
+    def lap_batches(self, lap: LapView) -> LapBatches:
+        """``lap`` (one of this feed's) as ``--speed max`` batches, cached per lap."""
+        with self._lock:
+            cached = self._batches.pop(id(lap), None)
+            batches = cached[1] if cached is not None else LapBatches(lap, self.route)
+            self._batches[id(lap)] = (lap, batches)  # holds lap: its id stays its own
+            while len(self._batches) > 2 * JUMPED_LAPS:
+                del self._batches[next(iter(self._batches))]
             return batches
 
 

@@ -40,10 +40,17 @@ from collections.abc import Callable, Iterator
 
 import trio
 
-from harness.core.player import seek_target
+from harness.core.player import check_seek, seek_target
 from harness.core.profile import BehaviourProfile
 from harness.core.protocol import Topic
-from harness.core.schedule import FeedFrame, ReplayOptions, ScheduleCursor, all_frames, rebase_ts
+from harness.core.schedule import (
+    FeedFrame,
+    LapView,
+    ReplayOptions,
+    ScheduleCursor,
+    all_frames,
+    rebase_ts,
+)
 from harness.core.timeline import SettleWindow, catch_up_frames
 from harness.server.client import HIGH_WATER, ClientConnection
 from harness.server.frames import text_frame
@@ -88,9 +95,11 @@ class Timeline:
         self.transport = self.player.new_transport()
         self.connections: dict[ClientConnection, None] = {}
         self.window = SettleWindow(profile.subscription_settle_s, profile.subscription_settle_max_s)
-        lap = prepared.lap(options)
-        self.cursor = ScheduleCursor(lap, dataclasses.replace(options, speed=1.0))
-        """Due times in recording positions (speed 1): the transport maps them to the clock."""
+        self._cursor_options = dataclasses.replace(options, speed=1.0)
+        self.cursor = ScheduleCursor(prepared.lap(options), self._cursor_options)
+        """Due times in recording positions (speed 1): the transport maps them to the clock.
+        After a far seek in a feed read from disk, the rest of the lap from there (then the
+        next lap from ``--start-at``: :meth:`_jump`)."""
         self._started = trio.Event()
         self._membership = trio.Event()
         self._changes = 0
@@ -188,20 +197,52 @@ class Timeline:
     def seek(self, t_ns: int) -> None:
         """Jump to recording offset ``t_ns`` within the current lap (the lap of the last frame
         passed); the frames in between are not sent."""
+        options = self.options
+        check_seek(t_ns, start_at_ns=options.start_at_ns, duration_ns=self.prepared.duration_ns)
+        lap = self.prepared.lap(options)
+        if lap.near(t_ns):
+            self._seek_within(lap, t_ns)
+        else:
+            self._jump(t_ns)
+        self._first_lap = self.first_lap_passed
+        self.journal.add("note", f"timeline {self.name}: seek to {t_ns / 1e9:g}s")
+        self._changed()
+
+    def _seek_within(self, lap: LapView, t_ns: int) -> None:
+        if self.cursor.lap is not lap:  # back from a far seek: laps count from here
+            self.cursor = ScheduleCursor(lap, self._cursor_options)
         cursor, options = self.cursor, self.options
         index, position = seek_target(
-            cursor.lap,
+            lap,
             t_ns,
             start_at_ns=options.start_at_ns,
             max_gap_ns=options.max_gap_ns,
             duration_ns=self.prepared.duration_ns,
         )
-        lap = cursor.lap_of(cursor.index - 1)[0] if cursor.index else 0
-        cursor.index = lap * (cursor.lap.size or 0) + index  # a lap over: its size is known
-        self.transport.anchor(trio.current_time(), lap * (cursor.lap.length_ns or 0) + position)
-        self._first_lap = self.first_lap_passed
-        self.journal.add("note", f"timeline {self.name}: seek to {t_ns / 1e9:g}s")
-        self._changed()
+        laps = cursor.lap_of(cursor.index - 1)[0] if cursor.index else 0
+        cursor.index = laps * (lap.size or 0) + index  # a lap over: its size is known
+        self.transport.anchor(trio.current_time(), laps * (lap.length_ns or 0) + position)
+
+    def _jump(self, t_ns: int) -> None:
+        """A seek far ahead of what a feed on disk has read: play the rest of the lap from
+        ``t_ns`` (read from there by the index, counted from there), then, with ``--loop``,
+        the next lap from ``--start-at`` (:meth:`_lap_after_jump`)."""
+        lap = self.prepared.lap_from(self.options, t_ns)
+        self.cursor = ScheduleCursor(lap, dataclasses.replace(self._cursor_options, loop=False))
+        self.transport.anchor(trio.current_time(), t_ns - self.options.start_at_ns)
+
+    def _lap_after_jump(self) -> bool:
+        """At the end of the rest of a lap after a far seek, with ``--loop``: the next lap from
+        ``--start-at``, due when that rest ends.  False when there is none to go on with."""
+        jumped, lap = self.cursor.lap, self.prepared.lap(self.options)
+        if jumped is lap or not self.options.loop:
+            return False
+        transport = self.transport
+        now = trio.current_time()
+        end = transport.due_s(jumped.length_ns or 0) if transport.timed else now
+        self.cursor = ScheduleCursor(lap, self._cursor_options)
+        transport.anchor(end, 0)
+        return True
 
     def play_next(self, n: int) -> int:
         """While paused and subscribed: send the next ``n`` frames the subscribers receive at
@@ -211,15 +252,18 @@ class Timeline:
             return 0
         if not self.started:
             self._begin()
-        cursor = self.cursor
-        start, sent, unwanted = cursor.index, 0, 0
-        while sent < n and not cursor.done and unwanted < (cursor.lap.size or math.inf):
+        sent, unwanted, moved = 0, 0, False
+        while sent < n and unwanted < (self.cursor.lap.size or math.inf):
+            if self.cursor.done and not self._lap_after_jump():
+                break
             before = self.delivered
-            self._deliver(cursor.advance()[1], math.inf)
+            self._deliver(self.cursor.advance()[1], math.inf)
             wanted = self.delivered > before
             sent += wanted
             unwanted = 0 if wanted else unwanted + 1
-        if cursor.index != start:
+            moved = True
+        if moved:
+            cursor = self.cursor
             self.transport.pause(trio.current_time(), cursor.due_ns(cursor.index - 1))
             self._advanced()
             self._changed()
@@ -263,6 +307,8 @@ class Timeline:
                 await self._settle()
                 while True:
                     await self._play()
+                    if self._lap_after_jump():
+                        continue
                     self.ended = True
                     self.journal.add("note", f"timeline {self.name}: end of recording")
                     self.player.progress.pulse()
@@ -341,7 +387,7 @@ class Timeline:
     async def _run_timed(self) -> None:
         cursor, transport = self.cursor, self.transport
         limit = self.profile.slow_reader_max_queued_bytes
-        while not cursor.done and transport.timed:
+        while not cursor.done and transport.timed and cursor is self.cursor:
             if self._idle():
                 end = self._end_s()
                 await self._park(until=end)
@@ -379,7 +425,7 @@ class Timeline:
     async def _run_max(self) -> None:
         cursor = self.cursor
         since_checkpoint = 0
-        while not cursor.done and self._at_max():
+        while not cursor.done and self._at_max() and cursor is self.cursor:
             if await self._held_at_max():
                 continue
             _, frame = cursor.advance()
@@ -409,8 +455,8 @@ class Timeline:
         """``--speed max`` without ``--rebase-time``: whole pre-joined batches per subscriber
         (single frames up to the next batch boundary after a seek or a play-next)."""
         cursor = self.cursor
-        batches = self.prepared.lap_batches(self.options)
-        while not cursor.done and self._at_max():
+        batches = self.prepared.lap_batches(cursor.lap)
+        while not cursor.done and self._at_max() and cursor is self.cursor:
             if await self._held_at_max():
                 continue
             self.steps += 1

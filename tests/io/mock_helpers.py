@@ -43,6 +43,7 @@ same feed: ``HARNESS_TEST_STREAMED=1 pytest tests/io`` (``.ci/run`` runs it)."""
 
 if STREAMED:
     feed_stream.BLOCK_FRAMES, feed_stream.CACHED_BLOCKS = 4, 2
+    feed_stream.READ_INLINE_BYTES = -1
     _RECORDINGS = tempfile.TemporaryDirectory(prefix="harness-streamed-")
 
 

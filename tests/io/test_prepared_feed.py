@@ -65,18 +65,18 @@ def _walk(batches: LapBatches, frames: int) -> list[Batch]:
 def test_lazy_batches_are_the_batches_of_the_rule() -> None:
     prepared = _feed(3_000)
     options = ReplayOptions(speed=None, start_at_ns=7_000)
-    batches = prepared.lap_batches(options)
+    batches = prepared.lap_batches(prepared.lap(options))
     expected = _eager(prepared, options)
     got = _walk(batches, sum(map(len, expected)))
     assert [list(batch.wires) for batch in got] == expected
     assert all(batch.joined == b"".join(batch.wires) for batch in got)
-    assert prepared.lap_batches(options) is batches  # cached per options
+    assert prepared.lap_batches(prepared.lap(options)) is batches  # cached per options
 
 
 def test_only_the_latest_batches_are_kept_joined(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prepared_module, "BATCH_CACHE", 4)
     prepared = _feed(BATCH_FRAMES * 10)
-    batches = prepared.lap_batches(ReplayOptions(speed=None))
+    batches = prepared.lap_batches(prepared.lap(ReplayOptions(speed=None)))
     walked = _walk(batches, BATCH_FRAMES * 10)
     assert len(walked) >= 10
     info = batches._build.cache_info()
