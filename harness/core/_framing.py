@@ -25,6 +25,7 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 READ_CHUNK_BYTES = 256 * 1024
 _MAX_KIND = 0xFFFF_FFFF
+_BLOCK_KIND = 9  # a block of records (format 2.0, :mod:`._blocks`)
 
 
 def _seed(kind: int) -> int:
@@ -115,7 +116,8 @@ def _unframe(frame: Any) -> tuple[int, bytes]:
     if type(crc) is not int or type(body) is not bytes:
         raise _Damage("not a record frame")
     if zlib.crc32(body, _SEEDS[kind] if kind in _SEEDS else _seed(kind)) != crc:
-        raise _Damage(f"checksum mismatch in a {KIND_NAMES.get(kind, f'kind {kind}')} record")
+        name = "block" if kind == _BLOCK_KIND else KIND_NAMES.get(kind, f"kind {kind}")
+        raise _Damage(f"checksum mismatch in a {name} record")
     return kind, body
 
 
