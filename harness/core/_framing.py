@@ -116,8 +116,9 @@ def _unframe(frame: Any) -> tuple[int, bytes]:
     if type(crc) is not int or type(body) is not bytes:
         raise _Damage("not a record frame")
     if zlib.crc32(body, _SEEDS[kind] if kind in _SEEDS else _seed(kind)) != crc:
-        name = "block" if kind == _BLOCK_KIND else KIND_NAMES.get(kind, f"kind {kind}")
-        raise _Damage(f"checksum mismatch in a {name} record")
+        if kind == _BLOCK_KIND:
+            raise _Damage("checksum mismatch in a block")
+        raise _Damage(f"checksum mismatch in a {KIND_NAMES.get(kind, f'kind {kind}')} record")
     return kind, body
 
 

@@ -165,6 +165,8 @@ class RecordingWriter:
         self._texts_only = True
         self._pending_bytes = 0
         self._in_blocks = 0  # records written in blocks so far
+        self.written = 0
+        """Records (after the header) whose bytes were handed to the stream so far."""
 
     def start(self, header: Header) -> None:
         """Write the magic and the header record."""
@@ -205,10 +207,12 @@ class RecordingWriter:
             ]
             body = block_body(self._in_blocks, bytes(self._kinds), bodies)
         frame: bytes = self._pack([BLOCK_KIND, zlib.crc32(body, _BLOCK_SEED), body])
-        self._in_blocks += len(self._kinds)
+        count = len(self._kinds)
+        self._in_blocks += count
         self._kinds, self._records, self._bodies = bytearray(), [], []
         self._pending_bytes, self._texts_only = 0, True
         self._emit(frame)
+        self.written += count
 
     def add(self, record: Record) -> None:
         """Append one record and hand it to the OS now."""
@@ -229,6 +233,7 @@ class RecordingWriter:
             if self._index is not None:
                 self._index.add(self._offset, record.t_ns)
             self._emit(self._frame(kind, record.fields()))
+            self.written += 1
         name = KIND_NAMES[kind]
         self._counts[name] = self._counts.get(name, 0) + 1
         if record.t_ns > self._last_t_ns:
