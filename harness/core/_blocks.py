@@ -158,13 +158,13 @@ def decode_rows(kinds: bytes, rows: Sequence[Any], in_block: bool) -> list[Recor
     false: the one record of a frame of its own (the summary)."""
     out: list[Record | None] = []
     for kind, values in zip(kinds, rows, strict=True):
+        if kind == Header.KIND or (in_block and kind == Summary.KIND):
+            raise BlockError(f"bad block: a {KIND_NAMES[kind]} record inside it")
         cls = RECORD_TYPES.get(kind)
         if cls is None:
             out.append(None)
             continue
         name = KIND_NAMES[kind]
-        if kind == Header.KIND or (in_block and kind == Summary.KIND):
-            raise BlockError(f"bad block: a {name} record inside it")
         if not isinstance(values, tuple | list):
             raise BlockError(f"bad {name} record: the body is not a list of fields")
         try:

@@ -657,7 +657,7 @@ class RecordingReader:
         for base, end, kinds, rows, columns, in_block in self._frames():
             records = self._decoded(base, end, kinds, rows, columns, in_block)
             if records:
-                latest = max(r.t_ns for r in records if r is not None)
+                latest = max((r.t_ns for r in records if r is not None), default=0)
                 if latest > self.latest_t_ns:
                     self.latest_t_ns = latest
                 yield base, records
