@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def _mixed(count: int) -> list[Record]:
     return records
 
 
-def _write(records: list[Record], **options: Any) -> bytes:
+def _write(records: Sequence[Record], **options: Any) -> bytes:
     stream = io.BytesIO()
     writer = RecordingWriter(stream, blocks=True, **options)
     writer.start(HEADER)
@@ -216,13 +217,13 @@ def test_a_file_cut_inside_a_block_keeps_the_blocks_before() -> None:
     assert reader.tail.offset == offset
 
 
-def _file_with_block(body: bytes, then: list[Record]) -> bytes:
+def _file_with_block(body: bytes, then: Sequence[Record]) -> bytes:
     """A 2.0 file whose first block has the given body, then ``then`` in blocks as usual."""
     stream = io.BytesIO()
     writer = RecordingWriter(stream, blocks=True)
     writer.start(HEADER)
     head = stream.getvalue()
-    frame = msgpack.packb([BLOCK_KIND, zlib.crc32(body, zlib.crc32(b"\0\0\0\x09")), body])
+    frame: bytes = msgpack.packb([BLOCK_KIND, zlib.crc32(body, zlib.crc32(b"\0\0\0\x09")), body])
     rest = io.BytesIO()
     tail_writer = RecordingWriter(rest, blocks=True)
     tail_writer.start(HEADER)
