@@ -744,8 +744,6 @@ class RecordingReader:
                         )
                         continue
                     start, offset = offset, end
-                    if not kinds:
-                        continue
                     skip, self._skip = self._skip, 0
                     if skip:
                         kinds = kinds[skip:]
@@ -753,6 +751,8 @@ class RecordingReader:
                             rows = rows[skip:]
                         if columns is not None:
                             columns = _sliced(columns, skip)
+                    if not kinds:
+                        continue
                     base = position(self._origin + start, skip)
                     yield base, self._origin + end, kinds, rows, columns, in_block
             except _Damage as exc:

@@ -298,3 +298,12 @@ def test_a_position_names_its_frame_and_number() -> None:
     assert position(1000, 0) == 1000 << 16
     assert _reader(DATA).frame_offset(position(1234, 17)) == 1234
     assert DATA.startswith(MAGIC)
+
+
+def test_a_position_past_its_block_resumes_at_the_next_block() -> None:
+    (offset, _, values), (following, _, _) = _blocks(DATA)[-2:]
+    assert len(values) == 6  # a text block
+    reader = _reader(DATA)
+    reader.start_at(position(offset, values[1]))  # one past its last record
+    texts = list(reader.ws_texts())
+    assert texts[0][0] == position(following, 0)
