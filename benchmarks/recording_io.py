@@ -1,13 +1,16 @@
 """Recording I/O: records/s written and read, against a bare msgpack loop over the same file.
 
 N WebSocket messages (~300-byte JSON events, as the STATS/MAIN channels send) are written through
-:func:`open_writer` (one write + flush per record, as the recorder does), then read back four
-ways in the same run: a bare ``msgpack.Unpacker`` loop over the frames, the same loop also
-decoding each body (the least any reader of the values must do), the same loop computing each
-body's CRC-32 only (the least any reader that verifies checksums must do), and
-:class:`RecordingReader`
-(checksums, validation, record objects).  Peak traced memory while reading is measured on the
-file of N records and on one of N/10, to show it does not grow with the file.
+:func:`open_writer` twice: as format 1.x (one frame, write and flush per record) and as format
+2.0 (blocks of records under one checksum, as the recorder writes).  Then read back in the same
+run: the baseline is a bare ``msgpack.Unpacker`` loop over the 1.x file's frames; beside it the
+same loop also decoding each body, or computing each body's CRC-32 only (the least a 1.x reader
+that verifies checksums must do), a bare loop over the 2.0 file's records (each block unpacked,
+no checksum), and :class:`RecordingReader` on both files (checksums, validation, record
+objects) and its hot path :meth:`~RecordingReader.ws_texts` on the 2.0 file (checksums and
+types checked, no record objects); each read is timed :data:`ROUNDS` times, the best kept.
+Peak traced memory while reading the 2.0 file is measured on
+the file of N records and on one of N/10, to show it does not grow with the file.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from pathlib import Path
 
 import msgpack
 
+from harness.core._blocks import BLOCK_KIND
 from harness.core.recording import READ_CHUNK_BYTES, open_reader, open_writer
 from harness.core.records import Direction, Header, WsMessage
 
 FULL_N = 1_000_000
 QUICK_N = 2_000
+ROUNDS = 3
+"""Each read is timed this many times in a full run, the best kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +43,18 @@ class RecordingIoBench:
     records: int
     payload_bytes: float
     write_rps: float
+    """Format 2.0 (blocks), as the recorder writes."""
+    write_v1_rps: float
     bare_frames_rps: float
+    """The baseline: a bare Unpacker loop over the 1.x file's frames."""
     bare_decode_rps: float
     bare_crc_rps: float
+    bare_blocks_rps: float
+    reader_v1_rps: float
     reader_rps: float
+    """RecordingReader iterating records of the 2.0 file."""
+    texts_rps: float
+    """RecordingReader.ws_texts on the 2.0 file."""
     peak_bytes: int
     peak_bytes_tenth: int
 
@@ -71,14 +85,14 @@ def _payloads(count: int = 64) -> list[bytes]:
     return out
 
 
-def _write(path: Path, count: int, payloads: list[bytes]) -> float:
+def _write(path: Path, count: int, payloads: list[bytes], *, blocks: bool = True) -> float:
     header = Header("2024-01-15T10:00:00+00:00", "benchmark", "0", {"synthetic": True})
     messages = [
         WsMessage(i * 1_000_000, 1, Direction.SERVER_TO_CLIENT, payloads[i % len(payloads)])
         for i in range(min(count, len(payloads) * 16))
     ]
     start = time.perf_counter()
-    with open_writer(path, header) as writer:
+    with open_writer(path, header, blocks=blocks) as writer:
         add = writer.add
         for i in range(count):
             add(messages[i % len(messages)])
@@ -112,15 +126,35 @@ def _bare_crc(path: Path) -> int:
     return count
 
 
+def _bare_blocks(path: Path) -> int:
+    """The 2.0 file's records, each block's body unpacked, no checksum, nothing checked."""
+    count, unpackb = 0, msgpack.unpackb
+    with path.open("rb") as stream:
+        for frame in msgpack.Unpacker(stream, read_size=READ_CHUNK_BYTES, use_list=False):
+            if type(frame) is tuple and frame[0] == BLOCK_KIND:
+                for _ in unpackb(frame[2], use_list=False)[2]:
+                    count += 1
+    return count
+
+
 def _reader(path: Path) -> int:
     with open_reader(path) as reader:
         return sum(1 for _ in reader)
 
 
-def _timed(read: Callable[[Path], int], path: Path) -> tuple[int, float]:
-    start = time.perf_counter()
-    count = read(path)
-    return count, time.perf_counter() - start
+def _texts(path: Path) -> int:
+    with open_reader(path) as reader:
+        return sum(1 for _ in reader.ws_texts())
+
+
+def _timed(read: Callable[[Path], int], path: Path, rounds: int = 1) -> tuple[int, float]:
+    """Records and the best time of ``rounds`` reads (the machine may be shared)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        count = read(path)
+        best = min(best, time.perf_counter() - start)
+    return count, best
 
 
 def _peak_read_memory(path: Path) -> int:
@@ -136,40 +170,58 @@ def run(*, quick: bool = False) -> RecordingIoBench:
     count = QUICK_N if quick else FULL_N
     payloads = _payloads()
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
-        big, small = Path(tmp) / "n.msgpack", Path(tmp) / "tenth.msgpack"
+        v1, big = Path(tmp) / "v1.msgpack", Path(tmp) / "n.msgpack"
+        small = Path(tmp) / "tenth.msgpack"
+        write_v1_s = _write(v1, count, payloads, blocks=False)
         write_s = _write(big, count, payloads)
         _write(small, count // 10, payloads)
-        size = big.stat().st_size
-        frames, frames_s = _timed(_bare_frames, big)
-        _, decode_s = _timed(_bare_decode, big)
-        _, crc_s = _timed(_bare_crc, big)
-        records, reader_s = _timed(_reader, big)
+        sizes = v1.stat().st_size, big.stat().st_size
+        rounds = 1 if quick else ROUNDS
+        frames, frames_s = _timed(_bare_frames, v1, rounds)
+        _, decode_s = _timed(_bare_decode, v1, rounds)
+        _, crc_s = _timed(_bare_crc, v1, rounds)
+        _, reader_v1_s = _timed(_reader, v1, rounds)
+        blocked, blocks_s = _timed(_bare_blocks, big, rounds)
+        records, reader_s = _timed(_reader, big, rounds)
+        texts, texts_s = _timed(_texts, big, rounds)
         result = RecordingIoBench(
             records=count,
             payload_bytes=sum(map(len, payloads)) / len(payloads),
             write_rps=count / write_s,
+            write_v1_rps=count / write_v1_s,
             bare_frames_rps=frames / frames_s,
             bare_decode_rps=frames / decode_s,
             bare_crc_rps=frames / crc_s,
+            bare_blocks_rps=blocked / blocks_s,
+            reader_v1_rps=frames / reader_v1_s,
             reader_rps=records / reader_s,
+            texts_rps=texts / texts_s,
             peak_bytes=_peak_read_memory(big),
             peak_bytes_tenth=_peak_read_memory(small),
         )
-    _report(result, size)
+    _report(result, sizes)
     return result
 
 
-def _report(r: RecordingIoBench, size: int) -> None:
+def _report(r: RecordingIoBench, sizes: tuple[int, int]) -> None:
+    base = r.bare_frames_rps
     print(f"recording_io: {r.records:,} ws_message records, ~{r.payload_bytes:.0f} B payloads")
-    print(f"  file                         {size / 2**20:10.1f} MiB")
-    print(f"  write (open_writer, flushed) {r.write_rps:12,.0f} records/s")
-    print(f"  bare Unpacker, frames only   {r.bare_frames_rps:12,.0f} records/s")
-    print(f"  bare Unpacker + body decode  {r.bare_decode_rps:12,.0f} records/s")
-    print(f"  bare Unpacker + crc32 only   {r.bare_crc_rps:12,.0f} records/s")
-    print(f"  RecordingReader              {r.reader_rps:12,.0f} records/s")
-    print(f"  ratio reader / bare frames   {r.reader_rps / r.bare_frames_rps:12.2f}")
-    print(f"  ratio reader / bare + decode {r.reader_rps / r.bare_decode_rps:12.2f}")
-    print(f"  ratio crc32 only / bare      {r.bare_crc_rps / r.bare_frames_rps:12.2f}")
+    print(f"  file, 1.x / 2.0 (blocks)       {sizes[0] / 2**20:8.1f} / {sizes[1] / 2**20:.1f} MiB")
+    print(f"  write 1.x (a flush per record) {r.write_v1_rps:12,.0f} records/s")
+    print(f"  write 2.0 (a flush per block)  {r.write_rps:12,.0f} records/s")
+    print(f"  bare Unpacker, 1.x frames only {base:12,.0f} records/s   (baseline)")
+    rows = [
+        ("bare Unpacker + body decode", r.bare_decode_rps),
+        ("bare Unpacker + crc32 only", r.bare_crc_rps),
+        ("bare 2.0 blocks, records", r.bare_blocks_rps),
+        ("RecordingReader, 1.x file", r.reader_v1_rps),
+        ("RecordingReader, 2.0 file", r.reader_rps),
+        ("ws_texts(), 2.0 file", r.texts_rps),
+    ]
+    for name, rps in rows:
+        print(f"  {name:30} {rps:12,.0f} records/s   {rps / base:5.2f}x baseline")
+    print(f"  ratio reader / bare frames     {r.reader_rps / base:12.2f}")
+    print(f"  ratio ws_texts / bare frames   {r.texts_rps / base:12.2f}")
     tenth = r.records // 10
     print(f"  peak read memory, {r.records:>9,} rec {r.peak_bytes / 2**10:10,.0f} KiB")
     print(f"  peak read memory, {tenth:>9,} rec {r.peak_bytes_tenth / 2**10:10,.0f} KiB")

@@ -1,4 +1,4 @@
-"""Framing of recording format v1: the magic, checksums, and decoding one record frame.
+"""Framing of recording format v1 (and of 2.0's frames): the magic, checksums, decoding a frame.
 
 Private to :mod:`harness.core.recording`, which owns the reader and writer built on it.  The hot
 read path decodes optimistically and falls back to :func:`_decode`, the careful path that names
@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import msgpack
 
+from ._blocks import BLOCK_KIND
 from .records import KIND_NAMES, RECORD_TYPES, Direction, Header, Record, WsMessage
 
 MAGIC_TEXT = "soccer-ws-harness-recording"
@@ -115,6 +116,8 @@ def _unframe(frame: Any) -> tuple[int, bytes]:
     if type(crc) is not int or type(body) is not bytes:
         raise _Damage("not a record frame")
     if zlib.crc32(body, _SEEDS[kind] if kind in _SEEDS else _seed(kind)) != crc:
+        if kind == BLOCK_KIND:
+            raise _Damage("checksum mismatch in a block")
         raise _Damage(f"checksum mismatch in a {KIND_NAMES.get(kind, f'kind {kind}')} record")
     return kind, body
 

@@ -102,6 +102,15 @@ class DamageLog:
         if len(self.regions) < MAX_LISTED_DAMAGE:
             self.regions.append(damage)
 
+    def recount_last(self, records_lost: int) -> None:
+        """The last mid-file stretch lost ``records_lost`` records (known once reading resumed:
+        a 2.0 block names the records before it)."""
+        if not self.regions or self.count != len(self.regions) or self.regions[-1].is_tail:
+            return
+        last = self.regions[-1]
+        self.records_lost += records_lost - last.records_lost
+        self.regions[-1] = replace(last, records_lost=records_lost)
+
     def describe(self) -> str:
         """One line for a warning: the single stretch, or the totals and the first few."""
         if self.count == 1 and self.regions:

@@ -1,8 +1,9 @@
-"""The optional index of a recording (format 1.1, kind 8): recording time -> file offset.
+"""The optional index of a recording (formats 1.1 and 2.0, kind 8): recording time -> file offset.
 
 ``docs/recording-format.md`` section 5.1 is the specification.  A writer that keeps an index
 (``RecordingWriter(stream, index=True)``: the recorder and ``harness synth``) notes the byte
-offset of every :data:`INDEX_EVERY`-th record and writes them at close as one frame just before
+offset of every :data:`INDEX_EVERY`-th record (in 2.0, of the block holding it: a block start,
+where a reader can resume) and writes them at close as one frame just before
 the summary (which stays the last frame).  The index body ends with the frame's own start
 offset as a fixed-width ``uint64``, so a reader finds it from the file's last bytes without
 reading the records (:func:`read_trailing_index`: the summary that ends the file, the 9 bytes

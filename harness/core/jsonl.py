@@ -268,7 +268,7 @@ def import_recording(
     name = os.fspath(source)
     lines = _numbered_lines(name)  # opened lazily, inside the output's block: errors discard it
     with safe_output(dest, force=force) as stream:
-        writer = RecordingWriter(stream, index=None)  # an index when the header says 1.1
+        writer = RecordingWriter(stream, index=None)  # as the header says
         written, started, summary_line = 0, False, 0
         for number, record in lines:
             if summary_line:
@@ -294,6 +294,7 @@ def import_recording(
                 raise JsonlFormatError(str(exc), path=name, line=number) from None
         if not started:
             raise JsonlFormatError("no header line", path=name)
+        writer.flush()  # the last block (2.0) of a file without a summary
     return written
 
 

@@ -276,7 +276,7 @@ def merge_recordings(
     summary_ns = max((item.end_ns for item in ordered if item.has_summary), default=0)
     written = 0
     with safe_output(dest, force=force) as stream:
-        writer = RecordingWriter(stream, index=None)  # an index when the header says 1.1
+        writer = RecordingWriter(stream, index=None)  # as the header says
         try:
             writer.start(_header(ordered))
             last = 0
@@ -284,6 +284,7 @@ def merge_recordings(
                 writer.add(record)
                 last = max(last, record.t_ns)
                 written += 1
+            writer.flush()  # the last block (2.0), with a summary or not
             if summary_wanted:
                 writer.finish(t_ns=max(last, summary_ns))
                 written += 1

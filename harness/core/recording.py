@@ -1,17 +1,21 @@
-"""Recording files, format v1: one msgpack stream of checksummed records.
+"""Recording files, formats 1.x and 2.0: one msgpack stream of checksummed frames.
 
 Layout (``docs/recording-format.md`` is the specification)::
 
     "soccer-ws-harness-recording"        msgpack str, the magic
     [0, crc, bin(Header fields)]         the header record
-    [kind, crc, bin(record fields)] ...  records, appended as they happen
+    [kind, crc, bin(record fields)] ...  1.x: records, appended as they happen
+    [9, crc, bin(block)] ...             2.0: blocks of records (:mod:`._blocks`)
+    [8, crc, bin(index)]                 optional (1.1, 2.0), :mod:`.index`
     [7, crc, bin(Summary fields)]        optional, written by a clean close
 
 ``crc`` is ``zlib.crc32(body, crc32(kind as 4 big-endian bytes))``, so a damaged kind or body is
 detected.  Policies, and why:
 
-* Crash safety: the writer hands each record to the OS at once (write + flush, no fsync), so a
-  killed process leaves a file whose whole records all read back.
+* Crash safety: the writer hands each record (1.x) or block (2.0) to the OS at once (write +
+  flush, no fsync), so a killed process leaves a file whose whole frames all read back.
+* Speed (2.0): one checksum and one decode per block, and :meth:`RecordingReader.ws_texts`
+  builds no record objects for a block of text messages.
 * The reader never raises for damage after the header: it resynchronises (skips to the next
   whole record whose checksum holds, :mod:`harness.core._resync`), so one damaged byte loses one
   record, and :attr:`RecordingReader.damage` says where, how much and why.  A damaged magic or
@@ -28,15 +32,34 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, BinaryIO
 
 import msgpack
 
 from harness.errors import HarnessError, RecordingFormatError, UsageError
 
+from ._blocks import (
+    BLOCK_BYTES,
+    BLOCK_KIND,
+    BLOCK_OVERHEAD,
+    BLOCK_RECORDS,
+    BLOCK_VERSION,
+    BlockError,
+    Checked,
+    Columns,
+    block_body,
+    check_columns,
+    decode_rows,
+    position,
+    split_position,
+    text_block_body,
+    text_messages,
+    unpack_block,
+)
 from ._framing import (
     _FAST_DECODERS,
     _SEEDS,
@@ -71,6 +94,7 @@ from .records import (
     FORMAT_VERSION,
     KIND_NAMES,
     RECORD_TYPES,
+    Direction,
     Header,
     Record,
     RecordFieldError,
@@ -78,7 +102,14 @@ from .records import (
     WsMessage,
 )
 
+KNOWN_MAJORS = (FORMAT_VERSION[0], BLOCK_VERSION[0])
+"""Major format versions this reader reads: 1 (a frame per record) and 2 (blocks)."""
+
+WsText = tuple[int, int, Direction, int, bytes]
+"""``(position, t_ns, direction, conn_id, payload)`` of one text message (:meth:`ws_texts`)."""
+
 __all__ = [
+    "BLOCK_VERSION",
     "MAGIC",
     "MAGIC_TEXT",
     "MAX_RECORD_BYTES",
@@ -102,14 +133,22 @@ __all__ = [
 class RecordingWriter:
     """Writes one recording to a binary stream it does not own: ``start``, ``add``..., ``finish``.
 
-    Each record is one ``write`` followed by ``flush``: on an ``open(path, "wb")`` stream that
-    hands it to the OS, which is what makes a killed recorder's file readable.  ``index``: end
-    the file with its index (:mod:`harness.core.index`; the header then says format 1.1);
-    ``None``: when the header already says 1.1 or later (a file reproduced as it was).
+    Format 1.x: each record is one ``write`` followed by ``flush``: on an ``open(path, "wb")``
+    stream that hands it to the OS, which is what makes a killed recorder's file readable.
+    Format 2.0 (``blocks``; ``None``: when the header says 2.0): records are held and written
+    as one block (one write + flush) of at most 64 KiB or 4,096 records, or sooner by
+    :meth:`flush` (the recorder calls it when idle).  ``index``: end the file with its index
+    (:mod:`harness.core.index`; a 1.0 header then says 1.1); ``None``: when the header
+    already says 1.1 or later (a file reproduced as it was), always in 2.0.
     """
 
     def __init__(
-        self, stream: IO[bytes], *, index: bool | None = False, index_every: int = INDEX_EVERY
+        self,
+        stream: IO[bytes],
+        *,
+        index: bool | None = False,
+        index_every: int = INDEX_EVERY,
+        blocks: bool | None = None,
     ) -> None:
         self._write = stream.write
         self._flush = stream.flush
@@ -122,20 +161,62 @@ class RecordingWriter:
         self._last_t_ns = 0
         self._started = False
         self._summary: Summary | None = None
+        self._blocks_wanted = blocks
+        self._blocked = False
+        self._kinds = bytearray()  # the pending block (format 2.0)
+        self._records: list[Record] = []
+        self._bodies: list[bytes | None] = []  # None: a text message, written by columns
+        self._texts_only = True
+        self._pending_bytes = 0
+        self._in_blocks = 0  # records written in blocks so far
+        self.written = 0
+        """Records (after the header) whose bytes were handed to the stream so far."""
 
     def start(self, header: Header) -> None:
         """Write the magic and the header record."""
         if self._started:
             raise UsageError("recording already started")
         self._started = True
+        blocked = self._blocks_wanted
+        if blocked is None:
+            blocked = header.format_version[0] >= BLOCK_VERSION[0]
         wanted = self._index_wanted
         if wanted is None:  # as the header says: a file reproduced as it was
-            wanted = tuple(header.format_version) >= INDEX_VERSION
+            wanted = blocked or tuple(header.format_version) >= INDEX_VERSION
+        if blocked:
+            self._blocked = True
+            if header.format_version[0] < BLOCK_VERSION[0]:
+                header = dataclasses.replace(header, format_version=BLOCK_VERSION)
+        elif wanted and header.format_version == FORMAT_VERSION:
+            header = dataclasses.replace(header, format_version=INDEX_VERSION)
         if wanted:
             self._index = IndexBuilder(self._index_every)
-            if header.format_version == FORMAT_VERSION:
-                header = dataclasses.replace(header, format_version=INDEX_VERSION)
         self._emit(MAGIC + self._frame(Header.KIND, header.fields()))
+
+    @property
+    def pending(self) -> int:
+        """Records held for the next block, not yet handed to the OS (format 2.0)."""
+        return len(self._kinds)
+
+    def flush(self) -> None:
+        """Write the pending block now, if any (format 2.0; nothing to do in 1.x)."""
+        if not self._kinds:
+            return
+        if self._texts_only:
+            body = text_block_body(self._in_blocks, self._records)  # type: ignore[arg-type]
+        else:
+            bodies = [
+                self._pack(record.fields()) if encoded is None else encoded
+                for encoded, record in zip(self._bodies, self._records, strict=True)
+            ]
+            body = block_body(self._in_blocks, bytes(self._kinds), bodies)
+        frame: bytes = self._pack([BLOCK_KIND, zlib.crc32(body, _BLOCK_SEED), body])
+        count = len(self._kinds)
+        self._in_blocks += count
+        self._kinds, self._records, self._bodies = bytearray(), [], []
+        self._pending_bytes, self._texts_only = 0, True
+        self._emit(frame)
+        self.written += count
 
     def add(self, record: Record) -> None:
         """Append one record and hand it to the OS now."""
@@ -150,9 +231,13 @@ class RecordingWriter:
             )
         if type(record) is not WsMessage or not _plain_message(record):
             _check_readable(record)
-        if self._index is not None:
-            self._index.add(self._offset, record.t_ns)
-        self._emit(self._frame(kind, record.fields()))
+        if self._blocked:
+            self._add_to_block(kind, record)
+        else:
+            if self._index is not None:
+                self._index.add(self._offset, record.t_ns)
+            self._emit(self._frame(kind, record.fields()))
+            self.written += 1
         name = KIND_NAMES[kind]
         self._counts[name] = self._counts.get(name, 0) + 1
         if record.t_ns > self._last_t_ns:
@@ -174,22 +259,53 @@ class RecordingWriter:
             summary = Summary(t_ns=end, duration_ns=end, counts=dict(self._counts))
         else:
             _check_readable(summary)
+        self.flush()
         if self._index is not None:  # just before the summary, which stays the last frame
             self._emit(index_frame(self._index.build(), self._offset))
         self._emit(self._frame(Summary.KIND, summary.fields()))
         self._summary = summary
         return summary
 
-    def _frame(self, kind: int, fields: list[Any]) -> bytes:
+    def _add_to_block(self, kind: int, record: Record) -> None:
+        """Hold one record for the block; a block that would pass 64 KiB is written first.
+
+        A text message of plain types is encoded at the flush (by columns if the block holds
+        only such messages); any other record now, which checks its size."""
+        body: bytes | None = None
+        if type(record) is WsMessage and _text_column_fit(record):
+            size = len(record.payload) + _TEXT_OVERHEAD
+            if size > MAX_RECORD_BYTES - BLOCK_OVERHEAD:
+                self._body(kind, record.fields(), MAX_RECORD_BYTES - BLOCK_OVERHEAD)  # refuses
+        else:
+            body = self._body(kind, record.fields(), MAX_RECORD_BYTES - BLOCK_OVERHEAD)
+            size = len(body)
+        if self._kinds and self._pending_bytes + size > BLOCK_BYTES:
+            self.flush()
+        if self._index is not None:  # the pending block starts where the file ends now
+            self._index.add(self._offset, record.t_ns)
+        self._kinds.append(kind)
+        self._records.append(record)
+        self._bodies.append(body)
+        self._pending_bytes += size
+        if body is not None:
+            self._texts_only = False
+        if len(self._kinds) >= BLOCK_RECORDS:
+            self.flush()
+
+    def _body(self, kind: int, fields: list[Any], limit: int) -> bytes:
         try:
-            body = self._pack(fields)
+            body: bytes = self._pack(fields)
         except (TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"cannot encode {KIND_NAMES[kind]} record: {exc}") from None
-        if len(body) > MAX_RECORD_BYTES:
+        if len(body) > limit:
             raise UsageError(
                 f"{KIND_NAMES[kind]} record of {len(body)} bytes exceeds the "
-                f"{MAX_RECORD_BYTES} byte limit of recording format v1"
+                f"{limit} byte limit of recording format v{1 if limit == MAX_RECORD_BYTES else 2}"
             )
+        return body
+
+    def _frame(self, kind: int, fields: list[Any]) -> bytes:
+        body = self._body(kind, fields, MAX_RECORD_BYTES)
         frame: bytes = self._pack([kind, zlib.crc32(body, _SEEDS[kind]), body])
         return frame
 
@@ -197,6 +313,24 @@ class RecordingWriter:
         self._write(data)
         self._flush()
         self._offset += len(data)
+
+
+_INT64 = 1 << 63
+_TEXT_OVERHEAD = 24
+"""A text message's bytes in a text block besides its payload, at most (two int64, a bin32
+header, a fixint direction)."""
+
+
+def _text_column_fit(record: WsMessage) -> bool:
+    """A plain text message that a text block holds as it is: its integers fit an int64, so
+    packing the columns at the flush cannot fail (any other record is packed, and so checked,
+    when added)."""
+    return (
+        record.is_text is True
+        and type(record.direction) is Direction
+        and -_INT64 <= record.t_ns < _INT64
+        and -_INT64 <= record.conn_id < _INT64
+    )
 
 
 def _plain_message(record: WsMessage) -> bool:
@@ -218,21 +352,30 @@ def _check_readable(record: Record) -> None:
         raise UsageError(f"cannot write {KIND_NAMES[record.KIND]} record: {exc}") from None
 
 
+_BLOCK_SEED = zlib.crc32(BLOCK_KIND.to_bytes(4, "big"))
+_WS_KIND = WsMessage.KIND
+
+
 @contextlib.contextmanager
 def open_writer(
-    path: str | os.PathLike[str], header: Header, *, index: bool = False
+    path: str | os.PathLike[str],
+    header: Header,
+    *,
+    index: bool | None = False,
+    blocks: bool | None = None,
 ) -> Iterator[RecordingWriter]:
     """Create (or replace) ``path``, write the header; on exit write the summary and close.
 
     The summary is written on an exception too (best effort), so a recorder that failed still
-    leaves a complete file.  ``index``: end the file with its index (:mod:`harness.core.index`).
+    leaves a complete file.  ``index``: end the file with its index (:mod:`harness.core.index`);
+    ``blocks``: write format 2.0 (``None``: as the header says), see :class:`RecordingWriter`.
     """
     try:
         stream = open(path, "wb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise UsageError(f"cannot create recording {os.fspath(path)}: {exc.strerror}") from None
     with stream:
-        writer = RecordingWriter(stream, index=index)
+        writer = RecordingWriter(stream, index=index, blocks=blocks)
         writer.start(header)
         try:
             yield writer
@@ -250,6 +393,10 @@ class RecordingReader:
     when the stream is not a readable recording).  Iterating yields the records once, in file
     order, in constant memory; at the end :attr:`tail` is ``None`` for a whole file or a
     :class:`TailDamage`.  Byte offsets count from the stream position at construction.
+
+    A record's *position* (:meth:`positions`, :meth:`start_at`) is its byte offset in a 1.x
+    file; in a 2.0 file it is ``frame offset << 16 | its number in the frame`` (a block holds
+    many; :meth:`frame_offset` gives the byte offset back).
     """
 
     def __init__(self, stream: BinaryIO | IO[bytes], *, path: str | None = None) -> None:
@@ -267,14 +414,28 @@ class RecordingReader:
         self._base = _position(stream)
         self._origin = 0
         self._iterated = False
+        self.blocked = False
+        """True for a format 2.0 file (records in blocks)."""
+        self.latest_t_ns = 0
+        """The latest time of the records read so far (2.0 files; any kind, text or not)."""
+        self._skip = 0  # records of the first frame to skip after start_at (2.0)
+        self._expected: int | None = None  # the next block's ``first`` if nothing was lost
+        self._recount: int | None = None  # damage count when a resync awaits the next block
         self._read_magic()
         self.header: Header = self._read_header()
 
     def __iter__(self) -> Iterator[Record]:
+        self._begin()
+        if self.blocked:
+            return itertools.chain.from_iterable(
+                _known(records) for _, records in self._block_records()
+            )
+        return self._iterate()
+
+    def _begin(self) -> None:
         if self._iterated:
             raise UsageError("a recording reader iterates once; open the file again")
         self._iterated = True
-        return self._iterate()
 
     def records(self, *kinds: type[Record]) -> Iterator[Record]:
         """The records of the given types only (all records when none are given)."""
@@ -338,16 +499,17 @@ class RecordingReader:
         ):
             raise self._fail(f"corrupt header: bad format version {version!r}", offset)
         major, minor = version
-        if major != FORMAT_VERSION[0]:
-            newer = "a newer" if major > FORMAT_VERSION[0] else "an older"
+        if major not in KNOWN_MAJORS:
+            newer = "a newer" if major > KNOWN_MAJORS[-1] else "an older"
+            known = " and ".join(f"{m}.x" for m in KNOWN_MAJORS)
             raise self._fail(
-                f"made by {newer} harness: format {major}.{minor}, "
-                f"this reader knows {FORMAT_VERSION[0]}.x"
+                f"made by {newer} harness: format {major}.{minor}, this reader knows {known}"
             )
+        self.blocked = major == BLOCK_VERSION[0]
 
     @property
     def position(self) -> int:
-        """Byte offset just past the last record read (where the next one starts, if whole)."""
+        """Byte offset just past the last frame read (where the next one starts, if whole)."""
         consumed: int = self._unpacker.tell()
         return self._origin + consumed
 
@@ -408,10 +570,13 @@ class RecordingReader:
                 return
 
     def start_at(self, offset: int) -> None:
-        """Read from byte ``offset`` (a record's start, e.g. from the index) instead of the first
-        record; only before iterating, on a seekable stream."""
+        """Read from position ``offset`` (one :meth:`positions` yielded, or an index entry's
+        offset in a 1.x file) instead of the first record: that record comes next; only before
+        iterating, on a seekable stream."""
         if self._iterated or self._base is None:
             raise UsageError("a reader starts elsewhere only before iterating a seekable file")
+        if self.blocked:
+            offset, self._skip = split_position(offset)
         self._restart(offset)
 
     def start_at_time(self, t_ns: int, index: RecordingIndex) -> None:
@@ -419,7 +584,12 @@ class RecordingReader:
         still follow: the caller filters by time)."""
         offset = index.offset_before(t_ns)
         if offset is not None:
-            self.start_at(offset)
+            self.start_at(position(offset, 0) if self.blocked else offset)
+
+    def frame_offset(self, at: int) -> int:
+        """The byte offset of the frame that holds the record at position ``at`` (an index
+        entry's offset: where a reader can start)."""
+        return split_position(at)[0] if self.blocked else at
 
     def trailing_index(self) -> RecordingIndex | None:
         """The index at the end of the file, read without reading the records (``None``: the
@@ -434,8 +604,17 @@ class RecordingReader:
             stream.seek(here)
 
     def positions(self) -> Iterator[tuple[int, Record]]:
-        """``(offset, record)`` for each record read: the offset is where the record starts, or
-        earlier when skipped bytes came before it."""
+        """``(position, record)`` for each record read; :meth:`start_at` of a position yields
+        that record next.  1.x: the byte offset where the record starts, or earlier when skipped
+        bytes came before it; 2.0: see the class docstring."""
+        if self.blocked:
+            self._begin()
+            return itertools.chain.from_iterable(
+                _numbered(base, records) for base, records in self._block_records()
+            )
+        return self._offsets()
+
+    def _offsets(self) -> Iterator[tuple[int, Record]]:
         records = iter(self)
         while True:
             offset = self.position
@@ -443,6 +622,180 @@ class RecordingReader:
             if record is None:
                 return
             yield offset, record
+
+    def ws_texts(self) -> Iterator[WsText]:
+        """``(position, t_ns, direction, conn_id, payload)`` of each text WebSocket message,
+        without building record objects where a block holds only such messages (the hot path
+        of a 2.0 file; checksums and field types are checked as for :meth:`positions`).  Other
+        records are read (and checked) but not yielded; :attr:`latest_t_ns` follows them all."""
+        if not self.blocked:
+            return self._texts_of(self.positions())
+        self._begin()
+        return itertools.chain.from_iterable(self._text_blocks())
+
+    def _texts_of(self, positions: Iterable[tuple[int, Record]]) -> Iterator[WsText]:
+        for at, record in positions:
+            if record.t_ns > self.latest_t_ns:
+                self.latest_t_ns = record.t_ns
+            if type(record) is WsMessage and record.is_text:
+                yield at, record.t_ns, record.direction, record.conn_id, record.payload
+
+    def _text_blocks(self) -> Iterator[Iterable[WsText]]:
+        for base, end, kinds, rows, columns, in_block in self._frames():
+            if columns is None:
+                records = self._decoded(base, end, kinds, rows, columns, in_block)
+                if records:
+                    yield list(self._texts_of(_numbered(base, records)))
+                continue
+            checked = self._checked(base, end, columns)
+            if checked is not None:
+                ts, conns, directions, payloads = checked
+                count = len(ts)
+                self.records_read += count
+                latest = max(ts)
+                if latest > self.latest_t_ns:
+                    self.latest_t_ns = latest
+                yield zip(range(base, base + count), ts, directions, conns, payloads, strict=False)
+
+    def _block_records(self) -> Iterator[tuple[int, list[Record | None]]]:
+        """``(position of the first, records)`` of each readable frame of a 2.0 file (``None``
+        for a record of an unknown kind, counted in :attr:`skipped`)."""
+        for base, end, kinds, rows, columns, in_block in self._frames():
+            records = self._decoded(base, end, kinds, rows, columns, in_block)
+            if records:
+                latest = max((r.t_ns for r in records if r is not None), default=0)
+                if latest > self.latest_t_ns:
+                    self.latest_t_ns = latest
+                yield base, records
+
+    def _checked(self, base: int, end: int, columns: Columns) -> Checked | None:
+        """A text block's checked columns, or ``None`` (logged as damage)."""
+        try:
+            return check_columns(columns)
+        except BlockError as exc:
+            self._bad_frame(base, end, str(exc), len(columns[0]))
+            return None
+
+    def _bad_frame(self, base: int, end: int, reason: str, lost: int) -> None:
+        at = split_position(base)[0]
+        self.damage.add(Damage(at, self.records_read, reason, False, end, max(lost, 1)))
+
+    def _decoded(
+        self,
+        base: int,
+        end: int,
+        kinds: bytes,
+        rows: tuple[Any, ...] | None,
+        columns: Columns | None,
+        in_block: bool,
+    ) -> list[Record | None] | None:
+        """The frame's records, or ``None`` (logged as damage) when one does not fit."""
+        if columns is not None:
+            checked = self._checked(base, end, columns)
+            if checked is None:
+                return None
+            records = text_messages(checked)
+            self.records_read += len(records)
+            return records
+        assert rows is not None
+        try:
+            records = decode_rows(kinds, rows, in_block)
+        except BlockError as exc:
+            self._bad_frame(base, end, str(exc), len(kinds))
+            return None
+        if None in records:
+            for kind, record in zip(kinds, records, strict=True):
+                if record is None:
+                    self.skipped[kind] = self.skipped.get(kind, 0) + 1
+            self.records_read += len(records) - records.count(None)
+        else:
+            self.records_read += len(records)
+        return records
+
+    def _frames(self) -> Iterator[_Frame]:
+        """Each readable frame of a 2.0 file as ``(position of its first record, end offset,
+        kinds, rows, columns, in a block)``: a block (of rows of fields, or text columns), or a
+        record in a frame of its own (the summary).
+        Damaged frames are logged and skipped (resynchronising as in 1.x); the index is taken
+        in passing."""
+        crc32, seed = zlib.crc32, _BLOCK_SEED
+        while True:
+            unpacker, tell = self._unpacker, self._unpacker.tell
+            offset = tell()
+            try:
+                for frame in unpacker:
+                    end = tell()
+                    try:
+                        kind, crc, body = frame
+                        in_block = kind == BLOCK_KIND and crc32(body, seed) == crc
+                    except Exception:  # the careful path below names the damage
+                        in_block = False
+                    try:
+                        columns: Columns | None = None
+                        if in_block:
+                            first, kinds, rows, columns = unpack_block(body)
+                            self._counted(first, len(kinds))
+                        else:
+                            kinds, rows = self._single(frame)
+                    except BlockError as exc:
+                        at, offset = self._origin + offset, end
+                        self.damage.add(
+                            Damage(at, self.records_read, str(exc), False, self._origin + end)
+                        )
+                        continue
+                    start, offset = offset, end
+                    skip, self._skip = self._skip, 0
+                    if skip:
+                        kinds = kinds[skip:]
+                        if rows is not None:
+                            rows = rows[skip:]
+                        if columns is not None:
+                            columns = _sliced(columns, skip)
+                    if not kinds:
+                        continue
+                    base = position(self._origin + start, skip)
+                    yield base, self._origin + end, kinds, rows, columns, in_block
+            except _Damage as exc:
+                reason, truncated = str(exc), False
+            except msgpack.BufferFull:
+                reason, truncated = f"record exceeds the {MAX_RECORD_BYTES} byte limit", False
+            except (ValueError, msgpack.UnpackException) as exc:
+                reason, truncated = f"malformed msgpack ({exc})", False
+            else:
+                left = self._source.consumed - offset
+                if left <= 0:
+                    return
+                reason, truncated = f"the file ends inside a record ({left} bytes)", True
+            self._skip = 0
+            if not self._resync(self._origin + offset, reason, truncated):
+                return
+            self._recount = self.damage.count
+
+    def _counted(self, first: int, count: int) -> None:
+        """Records lost before this block, once known from its ``first`` (after a resync)."""
+        expected, self._expected = self._expected, first + count
+        if self._recount is not None:
+            if self._recount == self.damage.count and expected is not None and first > expected:
+                self.damage.recount_last(first - expected)
+            self._recount = None
+
+    def _single(self, frame: Any) -> tuple[bytes, tuple[Any, ...]]:
+        """A frame of one record (checked by :func:`_unframe`): the index (taken, no records),
+        a known kind, or an unknown one (counted in :attr:`skipped`)."""
+        kind, body = _unframe(frame)
+        if kind == INDEX_KIND:
+            self.index = _index_record(frame)
+            return b"", ()
+        if kind == Header.KIND:
+            raise _Damage("a second header record")
+        if kind not in RECORD_TYPES:
+            self.skipped[kind] = self.skipped.get(kind, 0) + 1
+            return b"", ()
+        try:
+            values = _unpack_body(body)
+        except ValueError as exc:
+            raise _Damage(f"malformed {KIND_NAMES[kind]} record body: {exc}") from None
+        return bytes([kind]), (values,)
 
     def _restart(self, offset: int) -> None:
         assert self._base is not None
@@ -485,10 +838,33 @@ def recording_index(reader: RecordingReader) -> RecordingIndex:
     if found is not None:
         return found
     return build_index(
-        (offset, record.t_ns)
-        for offset, record in reader.positions()
+        (reader.frame_offset(at), record.t_ns)
+        for at, record in reader.positions()
         if type(record) is not Summary  # as the writer: the records before the index
     )
+
+
+_Frame = tuple[int, int, bytes, tuple[Any, ...] | None, "Columns | None", bool]
+
+
+def _sliced(columns: Columns, skip: int) -> Columns:
+    ts, conns, directions, payloads = columns
+    return ts[skip:], conns[skip:], directions[skip:], payloads[skip:]
+
+
+def _known(records: list[Record | None]) -> list[Record]:
+    """A frame's records, those of unknown kinds left out."""
+    if None not in records:
+        return records  # type: ignore[return-value]  # no None among them
+    return [record for record in records if record is not None]
+
+
+def _numbered(base: int, records: list[Record | None]) -> Iterable[tuple[int, Record]]:
+    """``(position, record)`` of a frame's records from ``base``, unknown kinds left out."""
+    numbered = zip(range(base, base + len(records)), records, strict=True)
+    if None not in records:
+        return numbered  # type: ignore[return-value]  # no None among them
+    return [(at, record) for at, record in numbered if record is not None]
 
 
 def _position(stream: BinaryIO | IO[bytes]) -> int | None:

@@ -49,7 +49,7 @@ def redact_recording(
     with open_reader(source) as reader:
         header = redactor.scrub_header(reader.header)
         with safe_output(dest, force=force) as stream:
-            writer = RecordingWriter(stream, index=None)  # an index when the header says 1.1
+            writer = RecordingWriter(stream, index=None)  # as the header says
             try:
                 writer.start(header)
                 for record in reader:
@@ -58,6 +58,7 @@ def redact_recording(
                         continue
                     writer.add(redactor.scrub_record(record))
                     written += 1
+                writer.flush()  # the last block (2.0), with a summary or not
                 if last_summary is not None:
                     writer.finish(t_ns=last_summary.t_ns)
             except OSError as exc:

@@ -58,7 +58,7 @@ def _copy(
     with open_reader(source) as reader:
         counted = _Counted(reader)
         with safe_output(dest, force=force) as stream:
-            writer = RecordingWriter(stream, index=None)  # an index when the header says 1.1
+            writer = RecordingWriter(stream, index=None)  # as the header says
             written, summary = 0, None
             try:
                 writer.start(reader.header)
@@ -68,6 +68,7 @@ def _copy(
                         continue
                     writer.add(record)
                     written += 1
+                writer.flush()  # the last block (2.0), with a summary or not
                 if summary is not None:
                     writer.finish(t_ns=summary.t_ns)
                     written += 1  # counted as every reader counts it

@@ -225,7 +225,13 @@ def verify_recording(path: str | os.PathLike[str]) -> VerifyReport:
 
 
 def _with_offsets(reader: RecordingReader) -> Iterator[tuple[int | None, Record]]:
-    """Each record with the byte offset where it starts (``None`` after a skipped unknown kind)."""
+    """Each record with the byte offset where it starts (``None`` after a skipped unknown kind);
+    in a 2.0 file, where its block starts."""
+    if reader.blocked:
+        offset = reader.frame_offset
+        for at, record in reader.positions():
+            yield offset(at), record
+        return
     start: int | None = reader.position
     damage, skipped = reader.damage.count, sum(reader.skipped.values())
     for record in reader:

@@ -5,8 +5,10 @@ Policy (``harness record``; the file rules are :mod:`harness.core.safe_output`):
 * Until :meth:`RecordingOutput.start` (the token was granted and the plan fits, or the proxy
   listens), records stay in memory and no file exists: a session that fails its pre-flight
   checks leaves the target exactly as it was.
-* From ``start`` on, records go to ``FILE.partial`` as they happen (one write + flush each), so
-  a killed recorder leaves a readable ``FILE.partial``.
+* From ``start`` on, records go to ``FILE.partial`` in format 2.0 blocks (one write + flush
+  each) as soon as a block is full, and at most :data:`IDLE_FLUSH_S` after they happen (a trio
+  system task flushes the pending block), so a killed recorder leaves a readable
+  ``FILE.partial`` missing at most the last 100 ms or one block of records.
 * :meth:`RecordingOutput.close` finishes a started file (summary) and renames it to ``FILE``,
   after an error too: what was recorded is kept.  A file never started is not created at all.
 * A write error (disk full, file size limit) never raises into the recorder: it is kept in
@@ -16,10 +18,13 @@ Policy (``harness record``; the file rules are :mod:`harness.core.safe_output`):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import trio
 
 from harness.core.recording import RecordingWriter
 from harness.core.records import Header, Record
@@ -28,6 +33,9 @@ from harness.core.safe_output import commit, create_partial, discard, partial_pa
 from harness.core.stream import stream_records
 from harness.errors import RecorderError
 from harness.recorder.tee import Tee
+
+IDLE_FLUSH_S = 0.1
+"""Longest a record waits in the pending block of a live recording before reaching the file."""
 
 
 def redacting_output(
@@ -81,7 +89,7 @@ class RecordingOutput:
         self._pending: list[Record] = []
         self._stream: BinaryIO | None = None
         self._writer: RecordingWriter | None = None
-        self._written = 0  # records after the header that reached the file
+        self._closed = False
 
     @property
     def started(self) -> bool:
@@ -92,21 +100,34 @@ class RecordingOutput:
         return self._stream.tell() if self._stream is not None else 0
 
     def start(self) -> None:
-        """Create ``FILE.partial`` and write the header and every record held so far."""
+        """Create ``FILE.partial``, write the header and every record held so far; inside a
+        trio run, start flushing the pending block every :data:`IDLE_FLUSH_S`."""
         if self._stream is not None:
             return
         self._stream = create_partial(self.path, force=self.force)
-        self._writer = RecordingWriter(self._stream, index=True)
+        self._writer = RecordingWriter(self._stream, index=True, blocks=True)
         self._guarded(self._writer.start, self._header)
         pending, self._pending = self._pending, []
         for record in pending:
             self.add(record)
+        with contextlib.suppress(RuntimeError):  # not in a trio run: a batch, flushed at close
+            trio.lowlevel.spawn_system_task(self._flush_when_idle, name="recording flush")
 
     def add(self, record: Record) -> None:
         if self._writer is None:
             self._pending.append(record)
-        elif self.error is None and self._guarded(self._writer.add, record):
-            self._written += 1
+        elif self.error is None:
+            self._guarded(self._writer.add, record)
+
+    def flush(self) -> None:
+        """Hand the records held for the next block to the OS now."""
+        if self._writer is not None and self.error is None and not self._closed:
+            self._guarded(self._writer.flush)
+
+    async def _flush_when_idle(self) -> None:
+        while not self._closed:
+            await trio.sleep(IDLE_FLUSH_S)
+            self.flush()
 
     def close(self, *, t_ns: int) -> None:
         """Finish and rename a started file into place; create nothing for one never started."""
@@ -114,13 +135,16 @@ class RecordingOutput:
         if stream is None or writer is None:
             self._pending.clear()
             return
+        if self._closed:
+            return
+        self._closed = True
         if self.error is None:
             self._guarded(writer.finish, t_ns=t_ns)
         try:
             stream.close()
         except OSError as exc:  # the buffer could not be flushed
             self._failed(exc)
-        if self.error is not None and self._written == 0:
+        if self.error is not None and writer.written == 0:
             discard(self.path)  # not even the first record made it: nothing to keep
             return
         commit(self.path, force=self.force)

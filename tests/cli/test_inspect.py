@@ -210,11 +210,11 @@ def test_a_newer_major_version_is_refused_clearly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "future.msgpack"
-    with open_writer(path, Header("t", "x", "9", format_version=(2, 3))):
+    with open_writer(path, Header("t", "x", "9", format_version=(3, 1))):
         pass
     code, _, err = run(capsys, "info", str(path))
     assert code == 1
-    assert "made by a newer harness: format 2.3, this reader knows 1.x" in err
+    assert "made by a newer harness: format 3.1, this reader knows 1.x and 2.x" in err
 
 
 def test_info_counts_distinct_frames_as_replay_serves_them(

@@ -49,7 +49,7 @@ def test_on_a_terminal_a_line_counts_up_and_is_erased(
     assert main(command) in (0, 1)
     err = capsys.readouterr().err
     assert f"\rharness {args[0]}: {BUNDLED} " in err
-    assert "100% (3.4 of 3.4 MB)" in err
+    assert "100% (3.3 of 3.3 MB)" in err
     blank = err.rindex("100%")
     assert re.match(r"[^\r]*\r {20,}\r", err[blank:])  # the line is blanked once read
     assert "\r" not in err[err.index("\r", err.index("\r", blank) + 1) + 1 :]

@@ -22,7 +22,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def damaged(tmp_path: Path) -> Path:
-    """The bundled recording with two flipped bytes and a cut end."""
+    """The bundled recording with two flipped bytes and a cut end: two blocks (of 114 and 146
+    records, format 2.0) and the summary lost."""
     data = bytearray(BUNDLED.read_bytes())
     data[len(data) // 4] ^= 0x40
     data[len(data) // 2] ^= 0x01
@@ -46,7 +47,7 @@ def test_verify_a_damaged_file_says_what_and_where(
     code, out, _ = run(capsys, "verify", str(damaged))
     assert code == 1
     lines = out.splitlines()
-    assert lines[0] == f"{damaged}: 3 problems in 6,587 records (damage 2, truncated 1)"
+    assert lines[0] == f"{damaged}: 3 problems in 6,329 records (damage 2, truncated 1)"
     assert lines[1].lstrip().startswith("record ")
     assert "checksum mismatch" in lines[1]
     assert "truncated tail" in lines[3]
@@ -58,7 +59,7 @@ def test_verify_json(damaged: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(out)
     assert report["ok"] is False
     assert report["counts"] == {"damage": 2, "truncated": 1}
-    assert report["damage"]["records_lost"] == 3
+    assert report["damage"]["records_lost"] == 114 + 146 + 1
     first = report["problems"][0]
     assert set(first) == {"check", "index", "offset", "message"}
 
@@ -97,8 +98,8 @@ def test_recover_keeps_every_intact_record_and_says_what_was_lost(
     out = tmp_path / "clean.msgpack"
     code, stdout, err = run(capsys, "recover", str(damaged), "-o", str(out))
     assert (code, stdout) == (0, "")
-    assert err.startswith(f"harness recover: wrote {out}: kept 6,587 of 6,587 readable records;")
-    assert "lost: 3 damaged stretches, 3 records lost, truncated at the end" in err
+    assert err.startswith(f"harness recover: wrote {out}: kept 6,329 of 6,329 readable records;")
+    assert "lost: 3 damaged stretches, 261 records lost, truncated at the end" in err
     assert run(capsys, "verify", str(out))[0] == 0
     # Refused the second time: the output exists.
     code, _, err = run(capsys, "recover", str(damaged), "-o", str(out))
@@ -208,13 +209,13 @@ def test_readers_skip_mid_file_damage_and_warn_once(
     code, out, err = run(capsys, command, str(damaged))
     assert code == 0
     assert err.count("\n") == 1
-    assert err.startswith(f"harness: warning: {damaged}: 3 damaged stretches, 3 records lost,")
+    assert err.startswith(f"harness: warning: {damaged}: 3 damaged stretches, 261 records lost,")
     assert "byte " in err
     if command == "info":
-        assert "records      6,587" in out
+        assert "records      6,329" in out
         assert "damage       3 damaged stretches" in out
     else:
-        assert len(out.splitlines()) == 1 + 6_587
+        assert len(out.splitlines()) == 1 + 6_329
 
 
 # ---------------------------------------------------------------- merge

@@ -240,7 +240,10 @@ def test_open_writer_reports_an_uncreatable_path(tmp_path: Path) -> None:
         (MAGIC + frame(0, ["other-format", [1, 0]]), "unknown format name"),
         (MAGIC + frame(0, [FORMAT_NAME, "1.0"]), "bad format version"),
         (MAGIC + frame(0, [FORMAT_NAME, [1, 0], "t"]), "corrupt header"),
-        (MAGIC + frame(0, [FORMAT_NAME, [2, 0], "t"]), r"newer harness: format 2\.0, .* 1\.x"),
+        (
+            MAGIC + frame(0, [FORMAT_NAME, [3, 0], "t"]),
+            r"newer harness: format 3\.0, .* 1\.x and 2\.x",
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )

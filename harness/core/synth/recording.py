@@ -140,7 +140,7 @@ def synthesize(options: SynthOptions = SynthOptions()) -> tuple[Header, list[Rec
 def write_synthetic(stream: IO[bytes], options: SynthOptions = SynthOptions()) -> Summary:
     """Write the simulated recording to ``stream`` (not closed); returns its summary."""
     header, records = synthesize(options)
-    writer = RecordingWriter(stream, index=True)
+    writer = RecordingWriter(stream, index=True, blocks=True)
     writer.start(header)
     for record in records:
         writer.add(record)
