@@ -95,34 +95,34 @@ class StreamedFeed:
         without ``max_gap``; with it, the gaps before ``from_ns`` count uncut)."""
         return StreamedLap(self, options.start_at_ns, options.max_gap_ns, from_ns)
 
-    def candidates(self, resume: int | None) -> Generator[tuple[int, int, bytes, FrameInfo]]:
-        """``(position, t_ns, payload, info)`` of each recorded event frame from reader
-        position ``resume`` (``None``: the first record), duplicates included."""
-        infos, classify = self.infos, classify_frame
+    def candidates(
+        self, resume: int | None = None, from_t_ns: int | None = None
+    ) -> Generator[tuple[int, int, bytes, FrameInfo]]:
+        """``(position, t_ns, payload, info)`` of each recorded event frame, duplicates
+        included: from reader position ``resume``, or by the index from recording time
+        ``from_t_ns`` (some earlier frames may come first), or from the first record."""
+        infos, classify, server = self.infos, classify_frame, Direction.SERVER_TO_CLIENT
         with open_reader(self.path) as reader:
             if resume is not None:
                 reader.start_at(resume)
-            for position, record in reader.positions():
-                if (
-                    type(record) is WsMessage
-                    and record.is_text
-                    and record.direction is Direction.SERVER_TO_CLIENT
-                ):
-                    info = classify(record.payload)
+            elif from_t_ns is not None:
+                reader.start_at_time(from_t_ns, self.index)
+            for position, t_ns, direction, _, payload in reader.ws_texts():
+                if direction == server:
+                    info = classify(payload)
                     if info is not None and info.is_event:
-                        yield position, record.t_ns, record.payload, infos.setdefault(info, info)
+                        yield position, t_ns, payload, infos.setdefault(info, info)
 
     def _tail_end(self, head_end: int, observe: Observer | None) -> int:
         """The latest time of the records after the index's last entry; those the head did not
         reach (past ``head_end``) are observed."""
-        entries = self.index.entries
+        index = self.index
         last = 0
         with open_reader(self.path) as reader:
-            if entries:
-                reader.start_at(entries[-1][1])
+            reader.start_at_time(index.end_ns + 1, index)  # from the last entry
             for position, record in reader.positions():
                 last = max(last, record.t_ns)
-                if observe is not None and position >= head_end:
+                if observe is not None and reader.frame_offset(position) >= head_end:
                     observe(record)
         return last
 
@@ -194,7 +194,7 @@ class StreamedLap:
         base = self._start_at - start_at_ns
         self._clock = LapClock(self._start_at, max_gap_ns, position_ns=base)
         warm_up = self._start_at - 2 * DUPLICATE_WINDOW_NS  # what a frame there may repeat
-        self._source = feed.candidates(self._offset_before(warm_up) if self._start_at else None)
+        self._source = feed.candidates(from_t_ns=feed.start_t_ns + warm_up if warm_up > 0 else None)
 
     def _offset_before(self, offset_ns: int) -> int | None:
         """Where to read from to see every record from feed offset ``offset_ns`` on (``None``:

@@ -24,7 +24,7 @@ SUBSCRIBE = b'{"action":"subscribe","channel":"MAIN","scope":"all"}'
 def _large_recording(path: Path) -> Path:
     """A two-connection session over the streaming threshold: most frames on both."""
     header = Header("2024-01-15T10:00:00+00:00", "test", "0", {"synthetic": True})
-    with open_writer(path, header, index=True) as writer:
+    with open_writer(path, header, index=True, blocks=True) as writer:
         writer.add(WsMessage(0, 1, Direction.CLIENT_TO_SERVER, SUBSCRIBE))
         seq = 0
         while path.stat().st_size <= STREAM_ABOVE_BYTES:

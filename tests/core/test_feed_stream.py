@@ -65,8 +65,8 @@ def _records(seed: int, count: int = 120) -> list[Record]:
     return records
 
 
-def _write(path: Path, records: list[Record], *, index: bool) -> Path:
-    with open_writer(path, HEADER, index=index) as writer:
+def _write(path: Path, records: list[Record], *, index: bool, blocks: bool = True) -> Path:
+    with open_writer(path, HEADER, index=index, blocks=blocks) as writer:
         for record in records:
             writer.add(record)
     return path
@@ -89,10 +89,14 @@ OPTIONS = [
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("index", [True, False], ids=["indexed", "no-index"])
-def test_a_streamed_lap_is_the_lap_in_memory(tmp_path: Path, seed: int, index: bool) -> None:
+@pytest.mark.parametrize("blocks", [True, False], ids=["format-2", "format-1"])
+def test_a_streamed_lap_is_the_lap_in_memory(
+    tmp_path: Path, seed: int, index: bool, blocks: bool
+) -> None:
     records = _records(seed)
     feed = Feed.from_records(records)
-    streamed = StreamedFeed(_write(tmp_path / "r.msgpack", records, index=index))
+    path = _write(tmp_path / "r.msgpack", records, index=index, blocks=blocks)
+    streamed = StreamedFeed(path)
     assert streamed.duration_ns == feed.duration_ns
     for options in OPTIONS:
         if options.start_at_ns > feed.duration_ns:

@@ -75,7 +75,7 @@ def _streamed(feed: Feed) -> FeedSource:
     handle, path = tempfile.mkstemp(suffix=".msgpack", dir=_RECORDINGS.name)
     os.close(handle)
     header = Header("2024-01-15T10:00:00+00:00", "test", "0")
-    with open_writer(path, header, index=True) as writer:
+    with open_writer(path, header, index=True, blocks=True) as writer:
         for record in records:
             writer.add(record)
     return StreamedFeed(path)

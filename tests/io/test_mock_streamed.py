@@ -34,7 +34,9 @@ def feed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StreamedFeed:
     monkeypatch.setattr(timelines, "READ_AHEAD", 2)
     path = tmp_path / "feed.msgpack"
     subscribe = sub().encode()
-    with open_writer(path, Header("2024-01-15T10:00:00+00:00", "test", "0"), index=True) as out:
+    with open_writer(
+        path, Header("2024-01-15T10:00:00+00:00", "test", "0"), index=True, blocks=True
+    ) as out:
         out.add(WsMessage(0, 1, Direction.CLIENT_TO_SERVER, subscribe))
         for i in range(FRAMES):
             out.add(WsMessage(i * S, 1, Direction.SERVER_TO_CLIENT, main_event(i)))
