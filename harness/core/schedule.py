@@ -5,6 +5,12 @@ Time is data here and sleeping is I/O (STYLE principle 8): :func:`iter_schedule`
 sleeps.  Every due time is computed from the frame's absolute offset in the recording, never by
 adding up per-gap sleeps, so a replay of many hours does not drift by a single nanosecond.
 
+A server reads one lap of the replay through :class:`LapView` (frame ``i``, its compressed
+position): a :class:`Lap` in memory, or a lap read from disk as it goes
+(:class:`harness.core.feed_stream.StreamedLap`, for recordings of any size), the same frames
+either way.  The rules live once: the duplicate rule in :class:`Deduplicator`, ``--max-gap`` in
+:class:`LapClock`.
+
 Policy (``docs/protocol.md`` section 12, "Replay routing"):
 
 - The feed holds server->client *event* frames only; replies (``subscribed``, ``pong``,
@@ -158,9 +164,9 @@ class Deduplicator:
         self.kept = 0
         self.matched: tuple[int, int] = (0, 0)
 
-    def seed(self, t: int, payload: bytes, number: int = -1) -> None:
+    def seed(self, t: int, payload: bytes) -> None:
         """A frame kept earlier, before the frames to come (seed in time order)."""
-        self._last_seen[payload] = (t, number)
+        self._last_seen[payload] = (t, -1)
         self._recent.append((t, payload))
 
     def keep(self, t: int, payload: bytes) -> bool:
