@@ -5,8 +5,9 @@
 recorded frame once, routed as section 12 says) and learns the
 :class:`~harness.core.profile.BehaviourProfile` from what the service said in it (message texts,
 close codes).  A file over :data:`STREAM_ABOVE_BYTES` is not read whole: it gets a
-:class:`~harness.core.feed_stream.StreamedFeed`, read from disk as it is replayed.  Damage is not an error: damaged records are skipped, every readable one is
-replayed, and :attr:`LoadedRecording.damage` says what was lost so the caller can warn.
+:class:`~harness.core.feed_stream.StreamedFeed`, read from disk as it is replayed.  Damage is
+not an error: damaged records are skipped, every readable one is replayed, and
+:attr:`LoadedRecording.damage` says what was lost so the caller can warn.
 """
 
 from __future__ import annotations
