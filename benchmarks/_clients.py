@@ -71,9 +71,10 @@ def event_payload(seq: int) -> bytes:
 def write_main_recording(path: Path, count: int, gap_ns: int, *, index: bool = False) -> None:
     """A recording of one ``subscribe MAIN:all`` at t=0 and ``count`` MAIN events, event
     ``seq`` at exactly ``seq * gap_ns`` (so its feed offset is known from its ``seq``);
-    ``index``: ended by its index, as the recorder writes."""
+    format 2.0 as the recorder writes it; ``index``: ended by its index, as the recorder
+    writes."""
     header = Header("2024-01-15T10:00:00+00:00", "benchmark", "0", {"synthetic": True})
-    with open_writer(path, header, index=index) as writer:
+    with open_writer(path, header, index=index, blocks=True) as writer:
         writer.add(WsMessage(0, 1, Direction.CLIENT_TO_SERVER, SUBSCRIBE_ALL.encode()))
         for seq in range(count):
             writer.add(WsMessage(seq * gap_ns, 1, Direction.SERVER_TO_CLIENT, event_payload(seq)))

@@ -1,16 +1,16 @@
 """Recordings of any size: replay start time and memory, ``harness info`` time, index seek.
 
-Issue 12.  For N MAIN frames (written with :func:`open_writer` and an index, as the recorder
-writes them) this measures, as a user runs them: ``harness replay FILE --speed max`` until it
-is ready (its ready file written) and its resident memory then, and its peak memory after
-serving the whole file to one client (``served``); ``harness info FILE``; and a
+Issue 12.  For N MAIN frames (written with :func:`open_writer` in format 2.0 with an index, as
+the recorder writes them) this measures, as a user runs them: ``harness replay FILE --speed
+max`` until it is ready (its ready file written) and its resident memory then, its peak memory
+and its rate while serving the whole file to one client (``served``); ``harness info FILE``; a
 reader's jump to the middle of the file by the index (the trailing one, and one rebuilt for a
-file that has none), against reading every record before the middle.  Each figure is printed
-with its growth per tenfold N, so what grows with the file shows at once.
+file that has none), against reading every record before the middle; and the player's ``seek``
+to the middle through the control API, from a replay at ``--speed 1`` that has just started.
+Each figure is printed with its growth per tenfold N, so what grows with the file shows at once.
 
 N = 10k, 100k and 1M (quick: 1k and 10k).  ``HARNESS_BENCH_HUGE=1`` adds 10M, generated into a
-temporary folder and removed (several minutes, ~3.6 GB of disk, and as much memory as the
-replay then takes).
+temporary folder and removed (several minutes and ~3.5 GB of disk).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class StartRow:
     ready_s: float
     rss_bytes: int
     served_peak_bytes: int
+    served_fps: float
     info_s: float
     seek_index_s: float
     seek_rebuilt_s: float
@@ -145,7 +146,7 @@ def measure(frames: int, scratch: Path) -> StartRow:
         with serve(mock_command(path, "max"), scratch, f"replay-{frames}") as server:
             ready_s = time.perf_counter() - start
             rss = _rss_bytes(server.pid)
-            run_clients(
+            served = run_clients(
                 "throughput",
                 "--base-url", server.base_url,
                 "--token-prefix", "start",
@@ -162,6 +163,7 @@ def measure(frames: int, scratch: Path) -> StartRow:
             ready_s=ready_s,
             rss_bytes=rss,
             served_peak_bytes=served_peak,
+            served_fps=served["frames"] / served["seconds"],
             info_s=_info_s(path),
             seek_index_s=_seek_s(path, middle, rebuild=False),
             seek_rebuilt_s=_seek_s(path, middle, rebuild=True),
@@ -181,6 +183,7 @@ def run(*, quick: bool = False) -> list[StartRow]:
         print("replay_start: harness replay --speed max, harness info, reader seek to the middle")
         print(
             f"  {'frames':>10} {'file MiB':>9} {'ready s':>8} {'RSS MiB':>8} {'served':>7}"
+            f" {'frames/s':>9}"
             f" {'info s':>7}"
             f" {'seek idx s':>10} {'seek rebuilt s':>14} {'scan s':>7} {'player seek s':>13}"
         )
@@ -190,6 +193,7 @@ def run(*, quick: bool = False) -> list[StartRow]:
             print(
                 f"  {row.frames:>10,} {row.file_bytes / 2**20:>9.1f} {row.ready_s:>8.2f}"
                 f" {row.rss_bytes / 2**20:>8.0f} {row.served_peak_bytes / 2**20:>7.0f}"
+                f" {row.served_fps:>9,.0f}"
                 f" {row.info_s:>7.2f} {row.seek_index_s:>10.4f}"
                 f" {row.seek_rebuilt_s:>14.2f} {row.seek_scan_s:>7.2f}"
                 f" {row.player_seek_s:>13.3f}",
