@@ -384,9 +384,9 @@ def classify_frame(payload: bytes | str) -> FrameInfo | None:
     except UnicodeDecodeError:
         return None
     envelope = _fast_envelope(text) if type(text) is str else None
-    if envelope is not None:
-        return _described(envelope)
-    return _classify_json(text)
+    if envelope is None:
+        return _classify_json(text)
+    return _DESCRIBED.get(envelope) or _described(envelope)
 
 
 def _classify_json(text: str | bytes) -> FrameInfo | None:
@@ -473,12 +473,10 @@ def _digit_run(length: int) -> re.Pattern[str]:
 
 
 def _described(envelope: _Envelope) -> FrameInfo:
-    """:func:`_describe` of an envelope, shared by equal envelopes (a bounded table)."""
-    info = _DESCRIBED.get(envelope)
-    if info is None:
-        if len(_DESCRIBED) >= _DESCRIBED_MAX:
-            _DESCRIBED.clear()
-        info = _DESCRIBED[envelope] = _describe(msgspec.structs.asdict(envelope))
+    """:func:`_describe` of an envelope not in :data:`_DESCRIBED` (a bounded table), added."""
+    if len(_DESCRIBED) >= _DESCRIBED_MAX:
+        _DESCRIBED.clear()
+    info = _DESCRIBED[envelope] = _describe(msgspec.structs.asdict(envelope))
     return info
 
 
