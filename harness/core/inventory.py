@@ -100,6 +100,7 @@ class Inventory:
         by_kind: dict[int, int] = {}
         last, first = self.last_t_ns, self.first_t_ns
         events, keys, first_t, repeated = self.events, self._keys, self._first_t, self._repeated
+        classify, sent, message, object_id = classify_frame, _SENT, WsMessage, id
         for record in records:
             kind = record.KIND
             by_kind[kind] = by_kind.get(kind, 0) + 1
@@ -108,14 +109,14 @@ class Inventory:
                 last = t_ns
             if first is None or t_ns < first:
                 first = t_ns
-            if type(record) is not WsMessage or record.direction is _SENT or not record.is_text:
+            if type(record) is not message or record.direction is sent or not record.is_text:
                 self._other(record)
                 continue
-            info = classify_frame(record.payload)
+            info = classify(record.payload)
             if info is None or not info.is_event:
                 self.replies[_reply_name(info)] += 1
                 continue
-            entry = keys.get(id(info))
+            entry = keys.get(object_id(info))
             events[entry[1] if entry is not None else self._key(info)] += 1
             known = len(first_t)
             first_t.setdefault(record.payload, t_ns)
