@@ -33,7 +33,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
-from harness.core.schedule import Feed
+from harness.core.schedule import DUPLICATE_WINDOW_NS, Feed, collection_paused
 
 RENEW_PATH = "/v1/ws/renew"
 
@@ -73,10 +73,9 @@ class Inventory:
     tail: TailDamage | None = None
     damage: DamageLog = dataclasses.field(default_factory=DamageLog)
     """Every damaged stretch the reader skipped (``tail`` is the one running to the end)."""
-    _first_t: dict[bytes, int] = dataclasses.field(default_factory=dict, repr=False, compare=False)
-    """When each distinct event payload came first (bytes and ints: nothing for the GC to walk)."""
-    _repeated: list[WsMessage] = dataclasses.field(default_factory=list, repr=False, compare=False)
-    """Event frames whose payload came before: the only ones replay may drop as duplicates."""
+    _repeats: _Repeats = dataclasses.field(
+        default_factory=lambda: _Repeats(window=False), repr=False, compare=False
+    )
     _keys: dict[int, tuple[FrameInfo, EventKey]] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
     )
@@ -99,7 +98,7 @@ class Inventory:
         """Count each record; server text frames (nearly all of a recording) in this loop."""
         by_kind: dict[int, int] = {}
         last, first = self.last_t_ns, self.first_t_ns
-        events, keys, first_t, repeated = self.events, self._keys, self._first_t, self._repeated
+        events, keys, repeat = self.events, self._keys, self._repeats.add
         classify, sent, message, object_id = classify_frame, _SENT, WsMessage, id
         for record in records:
             kind = record.KIND
@@ -118,10 +117,7 @@ class Inventory:
                 continue
             entry = keys.get(object_id(info))
             events[entry[1] if entry is not None else self._key(info)] += 1
-            known = len(first_t)
-            first_t.setdefault(record.payload, t_ns)
-            if len(first_t) == known:
-                repeated.append(record)
+            repeat(record)
         self.last_t_ns, self.first_t_ns = last, first
         for kind, count in by_kind.items():
             self.kinds[KIND_NAMES[kind]] += count
@@ -149,20 +145,15 @@ class Inventory:
         """Set :attr:`distinct_events` once every record is added.
 
         Replay (:meth:`Feed.from_records <harness.core.schedule.Feed.from_records>`) decides
-        which event frames are duplicates, and it drops a frame only for the same bytes within a
-        window: a frame whose payload occurs once is always served.  So only the frames of
-        repeated payloads go through the feed, and the others count as they are."""
-        repeated = self._repeated
-        firsts = {
-            r.payload: dataclasses.replace(r, t_ns=self._first_t[r.payload]) for r in repeated
-        }
-        candidates = [*firsts.values(), *repeated]
-        served = Feed.from_records(candidates).frames
+        which event frames are duplicates: the first of equal payloads less than a window apart
+        is served.  So only the frames :class:`_Repeats` finds go through the feed (a frame whose
+        payload is alone in its window is always served), and the others count as they are."""
+        found = self._repeats.found
         distinct = self.events.copy()
-        distinct.subtract(self._key(_event_info(record.payload)) for record in candidates)
-        distinct.update(self._key(frame.info) for frame in served)
+        distinct.subtract(self._key(_event_info(record.payload)) for record in found)
+        distinct.update(self._key(frame.info) for frame in Feed.from_records(found).frames)
         self.distinct_events = +distinct
-        self._first_t, self._repeated = {}, []
+        self._repeats = _Repeats(window=False)
 
     def _connection(self, conn_id: int) -> ConnectionInfo:
         return self.connections.setdefault(conn_id, ConnectionInfo())
@@ -187,15 +178,80 @@ def _reply_name(info: FrameInfo | None) -> str:
 
 
 def take_inventory(path: str | os.PathLike[str]) -> Inventory:
-    """Read ``path`` once and count what it holds (see :class:`Inventory`)."""
-    with open_reader(path) as reader:
+    """Read ``path`` once and count what it holds (see :class:`Inventory`); twice when its event
+    frames are further out of time order than the duplicate window (see :class:`_Repeats`)."""
+    inventory = _inventory(path, window=True)
+    return _inventory(path, window=False) if inventory._repeats.unordered else inventory
+
+
+def _inventory(path: str | os.PathLike[str], *, window: bool) -> Inventory:
+    with open_reader(path) as reader, collection_paused():
         inventory = Inventory(reader.header, size_bytes=os.path.getsize(path))
+        inventory._repeats = _Repeats(window=window)
         inventory.add_all(reader)
+        if inventory._repeats.unordered:
+            return inventory
         inventory.count_distinct()
         inventory.skipped = dict(reader.skipped)
         inventory.tail = reader.tail
         inventory.damage = reader.damage
     return inventory
+
+
+class _Repeats:
+    """The event frames replay may drop as duplicates, for :meth:`Inventory.count_distinct`.
+
+    The feed keeps the first of equal payloads less than :data:`DUPLICATE_WINDOW_NS` apart, so
+    its decisions on one payload hang only on that payload's frames, and on each run of them
+    separated from the rest by a window or more.  ``found`` is every frame whose payload comes
+    again (before or after) while it is tracked: whole runs, whatever the order.
+
+    Without ``window`` every payload is tracked to the end (memory: each distinct payload).
+    With it, payloads are tracked in two generations of two windows each, the older dropped as
+    a new one starts (constant memory): exact while no frame comes a window or more before the
+    newest one, which sets ``unordered`` (the caller counts again without the window).
+    """
+
+    def __init__(self, *, window: bool) -> None:
+        self.window = window
+        self.unordered = False
+        self.found: list[WsMessage] = []
+        self._current: dict[bytes, WsMessage | None] = {}
+        """payload -> its one frame not yet found, or ``None`` once its frames are found"""
+        self._previous: dict[bytes, WsMessage | None] = {}
+        self._newest: int | None = None
+        self._generation_ns = 0
+
+    def add(self, record: WsMessage) -> None:
+        if self.window:
+            self._slide(record.t_ns)
+        payload, current = record.payload, self._current
+        first = current.get(payload, _UNSEEN)
+        if first is _UNSEEN:
+            first = self._previous.get(payload, _UNSEEN)
+            if first is _UNSEEN:
+                current[payload] = record
+                return
+        if first is not None:
+            self.found.append(first)
+            current[payload] = None
+        elif payload not in current:
+            current[payload] = None
+        self.found.append(record)
+
+    def _slide(self, t_ns: int) -> None:
+        newest = self._newest
+        if newest is None or t_ns > newest:
+            self._newest = t_ns
+            if newest is None or t_ns - self._generation_ns >= 2 * DUPLICATE_WINDOW_NS:
+                self._previous, self._current = self._current, {}
+                self._generation_ns = t_ns
+        elif t_ns <= newest - DUPLICATE_WINDOW_NS:
+            self.unordered = True
+
+
+_UNSEEN = WsMessage(0, 0, Direction.SERVER_TO_CLIENT, b"")
+"""Marks a payload not tracked (``None`` means all its frames are found)."""
 
 
 def event_key(info: FrameInfo) -> EventKey:
