@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -100,17 +101,18 @@ class Inventory:
         last, first = self.last_t_ns, self.first_t_ns
         events, keys, repeat = self.events, self._keys, self._repeats.add
         classify, sent, message, object_id = classify_frame, _SENT, WsMessage, id
+        texts = 0
         for record in records:
-            kind = record.KIND
-            by_kind[kind] = by_kind.get(kind, 0) + 1
             t_ns = record.t_ns
             if t_ns > last:
                 last = t_ns
             if first is None or t_ns < first:
                 first = t_ns
             if type(record) is not message or record.direction is sent or not record.is_text:
+                by_kind[record.KIND] = by_kind.get(record.KIND, 0) + 1
                 self._other(record)
                 continue
+            texts += 1
             info = classify(record.payload)
             if info is None or not info.is_event:
                 self.replies[_reply_name(info)] += 1
@@ -119,6 +121,8 @@ class Inventory:
             events[entry[1] if entry is not None else self._key(info)] += 1
             repeat(record)
         self.last_t_ns, self.first_t_ns = last, first
+        if texts:
+            by_kind[WsMessage.KIND] = by_kind.get(WsMessage.KIND, 0) + texts
         for kind, count in by_kind.items():
             self.kinds[KIND_NAMES[kind]] += count
 
@@ -219,12 +223,16 @@ class _Repeats:
         self._current: dict[bytes, WsMessage | None] = {}
         """payload -> its one frame not yet found, or ``None`` once its frames are found"""
         self._previous: dict[bytes, WsMessage | None] = {}
-        self._newest: int | None = None
-        self._generation_ns = 0
+        self._newest: float = -math.inf
+        self._next_generation_ns: float = -math.inf
 
     def add(self, record: WsMessage) -> None:
         if self.window:
-            self._slide(record.t_ns)
+            t_ns = record.t_ns
+            if self._newest < t_ns < self._next_generation_ns:  # in order, same generation
+                self._newest = t_ns
+            else:
+                self._slide(t_ns)
         payload, current = record.payload, self._current
         first = current.get(payload, _UNSEEN)
         if first is _UNSEEN:
@@ -240,13 +248,12 @@ class _Repeats:
         self.found.append(record)
 
     def _slide(self, t_ns: int) -> None:
-        newest = self._newest
-        if newest is None or t_ns > newest:
+        if t_ns > self._newest:
             self._newest = t_ns
-            if newest is None or t_ns - self._generation_ns >= 2 * DUPLICATE_WINDOW_NS:
+            if t_ns >= self._next_generation_ns:
                 self._previous, self._current = self._current, {}
-                self._generation_ns = t_ns
-        elif t_ns <= newest - DUPLICATE_WINDOW_NS:
+                self._next_generation_ns = t_ns + 2 * DUPLICATE_WINDOW_NS
+        elif t_ns <= self._newest - DUPLICATE_WINDOW_NS:
             self.unordered = True
 
 
