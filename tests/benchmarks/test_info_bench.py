@@ -15,6 +15,7 @@ def test_info_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     for row in rows:
         assert row.file_bytes > row.frames * 300
         assert min(row.read_s, row.inventory_s, row.cli_s) > 0
+        assert 0 < row.peak_bytes < 64 * 2**20
     assert figures.frames == info.QUICK_CLASSIFY_FRAMES
     assert min(figures.classify_us, figures.json_loads_us) > 0
     out = capsys.readouterr().out
