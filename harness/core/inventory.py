@@ -93,6 +93,7 @@ class Inventory:
         return sum(self.distinct_events.values())
 
     def add(self, record: Record) -> None:
+        """Count one record (see :meth:`add_all`)."""
         self.add_all((record,))
 
     def add_all(self, records: Iterable[Record]) -> None:
