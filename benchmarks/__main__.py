@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 BENCHMARKS: list[str] = [
+    "info",
     "plugin_start",
     "recorder",
     "recording_io",

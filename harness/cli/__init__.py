@@ -1,14 +1,15 @@
 """The ``harness`` command line: parsing, exit codes and output, nothing more.
 
-Each sub-command lives in its own module and is registered here.  Errors the harness raises on
-purpose (:class:`harness.HarnessError`) become one line on stderr and exit code 1 (2 for usage
-errors); never a traceback.  A command may return its exit code (``verify``: 1 when the file is
-damaged or invalid).  Click's own usage errors (unknown option, bad value) are one line
-too, pointing at ``--help`` instead of printing the usage block.
+Each sub-command lives in its own module, registered here and imported when it runs.  Errors the
+harness raises on purpose (:class:`harness.HarnessError`) become one line on stderr and exit
+code 1 (2 for usage errors); never a traceback.  A command may return its exit code (``verify``:
+1 when the file is damaged or invalid).  Click's own usage errors (unknown option, bad value) are
+one line too, pointing at ``--help`` instead of printing the usage block.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -16,33 +17,39 @@ import click
 from harness._version import __version__
 from harness.errors import HarnessError, UsageError
 
-from . import compare as _compare
-from . import fuzz as _fuzz
-from . import inspect as _inspect
-from . import record as _record
-from . import redact as _redact
-from . import replay as _replay
-from . import synth as _synth
-from . import toolbox as _toolbox
+COMMAND_MODULES: dict[str, str] = {
+    "fuzz": "fuzz",
+    "info": "inspect",
+    "cat": "inspect",
+    "record": "record",
+    "redact": "redact",
+    "replay": "replay",
+    "synth": "synth",
+    **dict.fromkeys(["verify", "recover", "export", "import", "cut", "filter", "merge"], "toolbox"),
+    **dict.fromkeys(["check", "diff", "report"], "compare"),
+}
+"""Each sub-command's module in this package, imported when the command runs (so ``harness
+info`` starts without loading the server and the recorder)."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The sub-commands of :data:`COMMAND_MODULES`, each imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is None:
+            return None
+        commands: list[click.Command] = importlib.import_module(f"{__name__}.{module}").COMMANDS
+        return next(command for command in commands if command.name == cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harness")
 def cli() -> None:
     """Record and replay the Soccer Football API real-time WebSocket feed, offline."""
-
-
-for _command in (
-    *_fuzz.COMMANDS,
-    *_inspect.COMMANDS,
-    *_record.COMMANDS,
-    *_redact.COMMANDS,
-    *_replay.COMMANDS,
-    *_synth.COMMANDS,
-    *_toolbox.COMMANDS,
-    *_compare.COMMANDS,
-):
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,19 +1,21 @@
 """What a recording holds, counted in one streaming pass: the data behind ``harness info``.
 
 Library users get the same figures as the CLI: :func:`take_inventory` reads a file once
-(constant memory; damaged records skipped, the rest read) and returns an :class:`Inventory`.
+(damaged records skipped, the rest read; in memory only the distinct event payloads, to find
+repeats) and returns an :class:`Inventory`.
 Event frames are counted twice: as recorded (once per recorded connection that received them)
 and as replay serves them (distinct, decided by :meth:`~harness.core.schedule.Feed.from_records`,
-so ``info`` and ``replay`` cannot disagree).
+so ``info`` and ``replay`` cannot disagree; only frames whose payload repeats go through it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from harness.core.damage import DamageLog, TailDamage
@@ -32,7 +34,7 @@ from harness.core.records import (
     WsMessage,
     WsOpen,
 )
-from harness.core.schedule import Feed
+from harness.core.schedule import DUPLICATE_WINDOW_NS, Feed, collection_paused
 
 RENEW_PATH = "/v1/ws/renew"
 
@@ -72,8 +74,13 @@ class Inventory:
     tail: TailDamage | None = None
     damage: DamageLog = dataclasses.field(default_factory=DamageLog)
     """Every damaged stretch the reader skipped (``tail`` is the one running to the end)."""
-    _classified_payload: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
-    _classified: FrameInfo | None = dataclasses.field(default=None, repr=False, compare=False)
+    _repeats: _Repeats = dataclasses.field(
+        default_factory=lambda: _Repeats(window=False), repr=False, compare=False
+    )
+    _keys: dict[int, tuple[FrameInfo, EventKey]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """:func:`event_key` by ``id`` of the (shared) FrameInfo, which the entry keeps alive."""
 
     @property
     def duration_ns(self) -> int:
@@ -85,19 +92,48 @@ class Inventory:
         """Event frames as replay serves them."""
         return sum(self.distinct_events.values())
 
-    def observe(self, records: Iterable[Record]) -> Iterator[Record]:
-        """Count each record on its way through, so one pass also builds the replay feed."""
-        for record in records:
-            self.add(record)
-            yield record
-
     def add(self, record: Record) -> None:
-        self.kinds[KIND_NAMES[record.KIND]] += 1
-        self.last_t_ns = max(self.last_t_ns, record.t_ns)
-        if self.first_t_ns is None or record.t_ns < self.first_t_ns:
-            self.first_t_ns = record.t_ns
+        """Count one record (see :meth:`add_all`)."""
+        self.add_all((record,))
+
+    def add_all(self, records: Iterable[Record]) -> None:
+        """Count each record; server text frames (nearly all of a recording) in this loop."""
+        by_kind: dict[int, int] = {}
+        last, first = self.last_t_ns, self.first_t_ns
+        events, keys, repeat = self.events, self._keys, self._repeats.add
+        classify, sent, message, object_id = classify_frame, _SENT, WsMessage, id
+        texts = 0
+        for record in records:
+            t_ns = record.t_ns
+            if t_ns > last:
+                last = t_ns
+            if first is None or t_ns < first:
+                first = t_ns
+            if type(record) is not message or record.direction is sent or not record.is_text:
+                by_kind[record.KIND] = by_kind.get(record.KIND, 0) + 1
+                self._other(record)
+                continue
+            texts += 1
+            info = classify(record.payload)
+            if info is None or not info.is_event:
+                self.replies[_reply_name(info)] += 1
+                continue
+            entry = keys.get(object_id(info))
+            events[entry[1] if entry is not None else self._key(info)] += 1
+            repeat(record)
+        self.last_t_ns, self.first_t_ns = last, first
+        if texts:
+            by_kind[WsMessage.KIND] = by_kind.get(WsMessage.KIND, 0) + texts
+        for kind, count in by_kind.items():
+            self.kinds[KIND_NAMES[kind]] += count
+
+    def _other(self, record: Record) -> None:
+        """Every record but a server text frame."""
         if isinstance(record, WsMessage):
-            self._message(record)
+            if record.direction is _SENT:
+                self.sent[_command_name(record.payload)] += 1
+            else:
+                self.replies["(binary)"] += 1
         elif isinstance(record, WsOpen):
             conn = self._connection(record.conn_id)
             conn.url, conn.status, conn.error = record.url, record.status, record.error
@@ -110,47 +146,131 @@ class Inventory:
         elif isinstance(record, Summary):
             self.summary = record
 
-    def classify(self, payload: bytes) -> FrameInfo | None:
-        """:func:`classify_frame`, answered from the frame :meth:`add` just classified when it
-        is the same payload (one pass feeds both: each frame is classified once)."""
-        if payload is self._classified_payload:
-            return self._classified
-        return classify_frame(payload)
+    def count_distinct(self) -> None:
+        """Set :attr:`distinct_events` once every record is added.
+
+        Replay (:meth:`Feed.from_records <harness.core.schedule.Feed.from_records>`) decides
+        which event frames are duplicates: the first of equal payloads less than a window apart
+        is served.  So only the frames :class:`_Repeats` finds go through the feed (a frame whose
+        payload is alone in its window is always served), and the others count as they are."""
+        found = self._repeats.found
+        distinct = self.events.copy()
+        distinct.subtract(self._key(_event_info(record.payload)) for record in found)
+        distinct.update(self._key(frame.info) for frame in Feed.from_records(found).frames)
+        self.distinct_events = +distinct
+        self._repeats = _Repeats(window=False)
 
     def _connection(self, conn_id: int) -> ConnectionInfo:
         return self.connections.setdefault(conn_id, ConnectionInfo())
 
-    def _message(self, record: WsMessage) -> None:
-        if record.direction is Direction.CLIENT_TO_SERVER:
-            self.sent[_command_name(record.payload)] += 1
-            return
-        if not record.is_text:
-            self.replies["(binary)"] += 1
-            return
-        info = self._classified = classify_frame(record.payload)
-        self._classified_payload = record.payload
-        if info is None:
-            self.replies["(not a JSON object)"] += 1
-        elif info.is_event:
-            self.events[event_key(info)] += 1
-        else:
-            self.replies[info.type or "(no type)"] += 1
+    def _key(self, info: FrameInfo) -> EventKey:
+        entry = self._keys.get(id(info))
+        if entry is None:
+            if len(self._keys) >= _KEYS_MAX:
+                self._keys.clear()
+            entry = self._keys[id(info)] = (info, event_key(info))
+        return entry[1]
+
+
+_KEYS_MAX = 4096
+_SENT = Direction.CLIENT_TO_SERVER
+
+
+def _reply_name(info: FrameInfo | None) -> str:
+    if info is None:
+        return "(not a JSON object)"
+    return info.type or "(no type)"
 
 
 def take_inventory(path: str | os.PathLike[str]) -> Inventory:
-    """Read ``path`` once and count what it holds (see :class:`Inventory`)."""
-    with open_reader(path) as reader:
+    """Read ``path`` once and count what it holds (see :class:`Inventory`); twice when its event
+    frames are further out of time order than the duplicate window (see :class:`_Repeats`)."""
+    inventory = _inventory(path, window=True)
+    return _inventory(path, window=False) if inventory._repeats.unordered else inventory
+
+
+def _inventory(path: str | os.PathLike[str], *, window: bool) -> Inventory:
+    with open_reader(path) as reader, collection_paused():
         inventory = Inventory(reader.header, size_bytes=os.path.getsize(path))
-        feed = Feed.from_records(inventory.observe(reader), inventory.classify)
-        inventory.distinct_events = Counter(event_key(frame.info) for frame in feed.frames)
+        inventory._repeats = _Repeats(window=window)
+        inventory.add_all(reader)
+        if inventory._repeats.unordered:
+            return inventory
+        inventory.count_distinct()
         inventory.skipped = dict(reader.skipped)
         inventory.tail = reader.tail
         inventory.damage = reader.damage
     return inventory
 
 
+class _Repeats:
+    """The event frames replay may drop as duplicates, for :meth:`Inventory.count_distinct`.
+
+    The feed keeps the first of equal payloads less than :data:`DUPLICATE_WINDOW_NS` apart, so
+    its decisions on one payload hang only on that payload's frames, and on each run of them
+    separated from the rest by a window or more.  ``found`` is every frame whose payload comes
+    again (before or after) while it is tracked: whole runs, whatever the order.
+
+    Without ``window`` every payload is tracked to the end (memory: each distinct payload).
+    With it, payloads are tracked in two generations of two windows each, the older dropped as
+    a new one starts (constant memory): exact while no frame comes a window or more before the
+    newest one, which sets ``unordered`` (the caller counts again without the window).
+    """
+
+    def __init__(self, *, window: bool) -> None:
+        self.window = window
+        self.unordered = False
+        self.found: list[WsMessage] = []
+        self._current: dict[bytes, WsMessage | None] = {}
+        """payload -> its one frame not yet found, or ``None`` once its frames are found"""
+        self._previous: dict[bytes, WsMessage | None] = {}
+        self._newest: float = -math.inf
+        self._next_generation_ns: float = -math.inf
+
+    def add(self, record: WsMessage) -> None:
+        if self.window:
+            t_ns = record.t_ns
+            if self._newest < t_ns < self._next_generation_ns:  # in order, same generation
+                self._newest = t_ns
+            else:
+                self._slide(t_ns)
+        payload, current = record.payload, self._current
+        first = current.get(payload, _UNSEEN)
+        if first is _UNSEEN:
+            first = self._previous.get(payload, _UNSEEN)
+            if first is _UNSEEN:
+                current[payload] = record
+                return
+        if first is not None:
+            self.found.append(first)
+            current[payload] = None
+        elif payload not in current:
+            current[payload] = None
+        self.found.append(record)
+
+    def _slide(self, t_ns: int) -> None:
+        if t_ns > self._newest:
+            self._newest = t_ns
+            if t_ns >= self._next_generation_ns:
+                self._previous, self._current = self._current, {}
+                self._next_generation_ns = t_ns + 2 * DUPLICATE_WINDOW_NS
+        elif t_ns <= self._newest - DUPLICATE_WINDOW_NS:
+            self.unordered = True
+
+
+_UNSEEN = WsMessage(0, 0, Direction.SERVER_TO_CLIENT, b"")
+"""Marks a payload not tracked (``None`` means all its frames are found)."""
+
+
 def event_key(info: FrameInfo) -> EventKey:
     return (info.channel.value if info.channel else "?", info.event_type or info.type)
+
+
+def _event_info(payload: bytes) -> FrameInfo:
+    info = classify_frame(payload)
+    if info is None:  # pragma: no cover (only event frames are candidates)
+        raise AssertionError(payload)
+    return info
 
 
 def _is_renew_call(url: str) -> bool:

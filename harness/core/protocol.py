@@ -11,11 +11,16 @@ re-exported here).
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TypeAlias
+
+import msgspec
 
 from harness.core.envelopes import (
     DEFAULT_ERROR_MESSAGES,
@@ -367,14 +372,34 @@ def classify_frame(payload: bytes | str) -> FrameInfo | None:
 
     ``None`` when the payload is not a JSON object.  An object with an unknown channel or no
     event name is classified but not an event, so it is never routed.
+
+    Fast path (about six times faster): msgspec reads only the seven routing fields, skipping the
+    rest while still checking the whole text is JSON, and equal envelopes share one answer.  It
+    answers only where ``json.loads`` provably reads the same (every routing field a string or
+    null); anything else (a number id, ``NaN``, a lone surrogate, deep nesting, a huge integer,
+    not an object) is read by ``json.loads``, the reference, so the answer is always the same.
     """
     try:
         text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    except UnicodeDecodeError:
+        return None
+    envelope = _fast_envelope(text) if type(text) is str else None
+    if envelope is None:
+        return _classify_json(text)
+    return _DESCRIBED.get(envelope) or _described(envelope)
+
+
+def _classify_json(text: str | bytes) -> FrameInfo | None:
+    """The reference path: the frame read by ``json.loads``."""
+    try:
         obj = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    if not isinstance(obj, dict):
-        return None
+    return _describe(obj) if isinstance(obj, dict) else None
+
+
+def _describe(obj: Mapping[str, Any]) -> FrameInfo:
+    """What a frame is, from its JSON object (only the routing fields are read)."""
     raw_type = obj.get("type")
     kind = raw_type if isinstance(raw_type, str) else ""
     channel = _channel_or_none(obj.get("channel"))
@@ -391,6 +416,68 @@ def classify_frame(payload: bytes | str) -> FrameInfo | None:
         league_id=_id_or_none(obj.get("leagueId")),
         is_event=channel is not None and bool(kind),
     )
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """The routing fields :func:`_describe` reads, when each is a string, null or absent (which
+    ``.get`` reads alike); a field of another type fails the decode (the reference path reads
+    it).  Frozen, so equal envelopes are one key of :data:`_DESCRIBED`."""
+
+    type: str | None = None
+    channel: str | None = None
+    eventType: str | None = None  # the JSON names
+    matchId: str | None = None
+    leagueId: str | None = None
+    scope: str | None = None
+    id: str | None = None
+
+
+_ENVELOPE_DECODER = msgspec.json.Decoder(_Envelope)
+_FAST_MAX_BRACKETS = 64
+"""More ``{``/``[`` than this and the reference path reads the frame: nesting this shallow never
+reaches the recursion limit where ``json.loads`` gives up, and msgspec's limit is not its."""
+_DESCRIBED: dict[_Envelope, FrameInfo] = {}
+_DESCRIBED_MAX = 4096
+
+
+def _fast_envelope(text: str) -> _Envelope | None:
+    """The envelope by msgspec, or ``None`` where ``json.loads`` could read the text otherwise.
+
+    msgspec is strict JSON and ``json.loads`` a superset (``NaN``, ``Infinity``, lone
+    surrogates, out-of-range numbers), so where msgspec fails the reference decides; it keeps the
+    last of duplicate keys, as ``json.loads`` does.  The two places msgspec accepts what
+    ``json.loads`` refuses are ruled out first: deep nesting and integers longer than
+    ``sys.get_int_max_str_digits()`` (in skipped fields)."""
+    brackets = text.count("{") + (text.count("[") if "[" in text else 0)
+    if brackets > _FAST_MAX_BRACKETS or (len(text) > _MIN_DIGITS_LIMIT and _huge_int(text)):
+        return None
+    try:
+        return _ENVELOPE_DECODER.decode(text)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+
+
+_MIN_DIGITS_LIMIT = 640
+"""The least ``sys.set_int_max_str_digits`` accepts: no shorter text holds a longer integer."""
+
+
+def _huge_int(text: str) -> bool:
+    """Does ``text`` hold a digit run ``json.loads`` refuses to read as an integer?"""
+    limit = sys.get_int_max_str_digits()
+    return 0 < limit < len(text) and _digit_run(limit + 1).search(text) is not None
+
+
+@functools.cache
+def _digit_run(length: int) -> re.Pattern[str]:
+    return re.compile(f"[0-9]{{{length}}}")
+
+
+def _described(envelope: _Envelope) -> FrameInfo:
+    """:func:`_describe` of an envelope not in :data:`_DESCRIBED` (a bounded table), added."""
+    if len(_DESCRIBED) >= _DESCRIBED_MAX:
+        _DESCRIBED.clear()
+    info = _DESCRIBED[envelope] = _describe(msgspec.structs.asdict(envelope))
+    return info
 
 
 def _echo_style(obj: Mapping[str, Any], channel: Channel | None) -> FrameInfo:
