@@ -623,29 +623,34 @@ class RecordingReader:
                 return
             yield offset, record
 
-    def ws_texts(self) -> Iterator[WsText]:
+    def ws_texts(self, others: Callable[[Record], object] | None = None) -> Iterator[WsText]:
         """``(position, t_ns, direction, conn_id, payload)`` of each text WebSocket message,
         without building record objects where a block holds only such messages (the hot path
         of a 2.0 file; checksums and field types are checked as for :meth:`positions`).  Other
-        records are read (and checked) but not yielded; :attr:`latest_t_ns` follows them all."""
+        records are read (and checked) and handed to ``others``, in file order, if given;
+        :attr:`latest_t_ns` follows them all."""
         if not self.blocked:
-            return self._texts_of(self.positions())
+            return self._texts_of(self.positions(), others)
         self._begin()
-        return itertools.chain.from_iterable(self._text_blocks())
+        return itertools.chain.from_iterable(self._text_blocks(others))
 
-    def _texts_of(self, positions: Iterable[tuple[int, Record]]) -> Iterator[WsText]:
+    def _texts_of(
+        self, positions: Iterable[tuple[int, Record]], others: Callable[[Record], object] | None
+    ) -> Iterator[WsText]:
         for at, record in positions:
             if record.t_ns > self.latest_t_ns:
                 self.latest_t_ns = record.t_ns
             if type(record) is WsMessage and record.is_text:
                 yield at, record.t_ns, record.direction, record.conn_id, record.payload
+            elif others is not None:
+                others(record)
 
-    def _text_blocks(self) -> Iterator[Iterable[WsText]]:
+    def _text_blocks(self, others: Callable[[Record], object] | None) -> Iterator[Iterable[WsText]]:
         for base, end, kinds, rows, columns, in_block in self._frames():
             if columns is None:
                 records = self._decoded(base, end, kinds, rows, columns, in_block)
                 if records:
-                    yield list(self._texts_of(_numbered(base, records)))
+                    yield self._texts_of(_numbered(base, records), others)
                 continue
             checked = self._checked(base, end, columns)
             if checked is not None:

@@ -161,6 +161,22 @@ def test_ws_texts_are_the_text_messages_of_positions() -> None:
     assert reader.latest_t_ns == RECORDS[-1].t_ns  # the close, not a text message
 
 
+@pytest.mark.parametrize("blocks", [True, False], ids=["format-2", "format-1"])
+def test_ws_texts_hand_every_other_record_to_others_in_file_order(blocks: bool) -> None:
+    stream = io.BytesIO()
+    writer = RecordingWriter(stream, blocks=blocks)
+    writer.start(HEADER)
+    for record in RECORDS:
+        writer.add(record)
+    writer.finish()
+    order: list[Record | bytes] = []
+    reader = RecordingReader(io.BytesIO(stream.getvalue()))
+    order += (text[4] for text in reader.ws_texts(order.append))
+    everything = list(RecordingReader(io.BytesIO(stream.getvalue())))
+    expected = [r.payload if isinstance(r, WsMessage) and r.is_text else r for r in everything]
+    assert order == expected
+
+
 def test_ws_texts_of_a_1_x_file_are_the_same_messages() -> None:
     stream = io.BytesIO()
     writer = RecordingWriter(stream)
