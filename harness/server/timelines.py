@@ -18,6 +18,11 @@ due times come from the schedule (absolute positions in the recording) mapped to
 the timeline's :class:`~harness.core.player.Transport`, whose anchor moves only at a start,
 pause, resume, seek or speed change, so nothing drifts.
 
+Recordings read from disk (:mod:`harness.core.feed_stream`): the lap reads the file as the
+timeline reaches it (a timed timeline reads :data:`READ_AHEAD` frames ahead while it waits), and
+a seek far ahead of what it has read plays the rest of the lap from there, read by the index,
+then goes on from ``--start-at`` with ``--loop`` (:meth:`Timeline._jump`).
+
 Player services (:mod:`harness.server.player`): a paused timeline parks like an idle one and
 costs nothing; ``play_next`` sends the next frames itself; a seek or a speed change wakes the
 timeline, which re-reads its transport.  Changing between a speed and ``max`` switches the
