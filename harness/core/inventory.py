@@ -106,7 +106,8 @@ class Inventory:
 
     def _count_texts(self, texts: Iterable[WsText]) -> None:
         """Count text messages (nearly all of a recording) in this loop."""
-        last, first = self.last_t_ns, self.first_t_ns
+        last = self.last_t_ns
+        first: float = math.inf if self.first_t_ns is None else self.first_t_ns
         events, keys, repeat = self.events, self._keys, self._repeats.add
         classify, sent, object_id = classify_frame, _SENT, id
         count = 0
@@ -114,9 +115,9 @@ class Inventory:
             count += 1
             if t_ns > last:
                 last = t_ns
-            if first is None or t_ns < first:
+            if t_ns < first:
                 first = t_ns
-            if direction == sent:
+            if direction is sent:  # the reader yields Direction members
                 self.sent[_command_name(payload)] += 1
                 continue
             info = classify(payload)
@@ -127,8 +128,8 @@ class Inventory:
             events[entry[1] if entry is not None else self._key(info)] += 1
             repeat(t_ns, payload)
         self._see_time(last)
-        self._see_time(first)
         if count:
+            self._see_time(int(first))
             self.kinds[KIND_NAMES[WsMessage.KIND]] += count
 
     def _see_time(self, t_ns: int | None) -> None:
