@@ -3,9 +3,11 @@
 Private to :mod:`harness.core.recording`.  From the byte after the damage, every offset where a
 record frame can start (a msgpack 3-array: ``0x93``, or its array16/array32 spellings) is tried:
 the frame's ``[uint kind, uint crc, bin body]`` header must parse, the body must lie within the
-file and the 16 MiB limit, and the CRC must hold.  The first offset that passes is where reading
-goes on.  A false match needs a 32-bit checksum to hold by chance on bytes that also spell a
-frame header.  Memory stays bounded: a window of one largest frame plus a read chunk.
+file and the 16 MiB limit, the file must end or a frame start right after it, and the CRC must
+hold.  The first offset that passes is where reading goes on.  The test before the CRC keeps a
+stretch packed with fake frame headers, each claiming a long body, from costing a CRC of up to
+16 MiB per byte scanned.  A false match needs a 32-bit checksum to hold by chance on bytes that
+also spell a frame header.  Memory stays bounded: a window of one largest frame plus a read chunk.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _MAX_HEADER_BYTES = 5 + 9 + 9 + 5
 
 _LEAD = re.compile(rb"[\x93\xdc\xdd]")
 _ARRAY3 = {0x93: 1, 0xDC: 3, 0xDD: 5}
+_LEADS = frozenset(_ARRAY3)
 _ARRAY3_PREFIX = {0xDC: b"\xdc\x00\x03", 0xDD: b"\xdd\x00\x00\x00\x03"}
 _UINT_SIZES = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8}
 _BIN_SIZES = {0xC4: 1, 0xC5: 2, 0xC6: 4}
@@ -131,10 +134,12 @@ def _whole_frame_at(window: _Window, pos: int) -> bool:
     if header is None:
         return False
     length = header[3] - (pos - window.start)
-    window.fill(pos, length)
+    window.fill(pos, length + 1)
     rel = pos - window.start
     if rel + length > len(window.data):
         return False  # its body would run past the end of the file
+    if rel + length < len(window.data) and window.data[rel + length] not in _LEADS:
+        return False  # neither the end of the file nor a frame follows it: no CRC to compute
     header = frame_at(window.data, rel)
     assert header is not None  # the same bytes as above
     kind, crc, start, end = header

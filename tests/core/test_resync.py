@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import random
+import zlib
+
+import pytest
 
 from harness import default_recording_path
+from harness.core import _resync
 from harness.core.damage import MAX_LISTED_DAMAGE, Damage, DamageLog
 from harness.core.recording import RecordingReader, RecordingWriter, read_recording
 from harness.core.records import Direction, Header, Record, WsMessage
@@ -121,3 +126,35 @@ def test_the_damage_log_stays_bounded_but_counts_everything() -> None:
     assert log.count == MAX_LISTED_DAMAGE + 10
     assert log.bytes_skipped == 5 * log.count
     assert "and 1,007 more" in log.describe()
+
+
+def test_fake_frame_headers_claiming_long_bodies_cost_no_checksum_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Garbage packed with frame headers (bin32 bodies of about 1 MiB): the reader resumes at
+    the next record without a CRC over each claimed body (before: 500 MiB of CRC here)."""
+    rng = random.Random(7)
+    records: list[Record] = [
+        WsMessage(i, 1, Direction.SERVER_TO_CLIENT, b"%d" % i + bytes(300)) for i in range(5000)
+    ]
+    data, starts = _write(records)
+    fakes = b"".join(
+        b"\x93\x00\x00\xc6"
+        + (1_000_000 + rng.randrange(1000)).to_bytes(4, "big")
+        + bytes(rng.choice(range(0x20, 0x7F)) for _ in range(12))
+        for _ in range(500)
+    )
+    packed = data[: starts[10]] + fakes + data[starts[10] :]
+    checked = [0]
+    real_crc32 = zlib.crc32
+
+    def counting_crc32(data: bytes, value: int = 0) -> int:
+        checked[0] += len(data)
+        return real_crc32(data, value)
+
+    monkeypatch.setattr(_resync.zlib, "crc32", counting_crc32)
+    got, reader = _read(packed)
+    assert got == records
+    [damage] = reader.damage.regions
+    assert (damage.offset, damage.resumed_at) == (starts[10], starts[10] + len(fakes))
+    assert checked[0] < 20 * 1_000_000  # a few claimed bodies end just before a lead byte
