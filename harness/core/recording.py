@@ -555,12 +555,8 @@ class RecordingReader:
                     offset = tell()
                     self.records_read += 1
                     yield record
-            except _Damage as exc:
-                reason, truncated = str(exc), False
-            except msgpack.BufferFull:
-                reason, truncated = f"record exceeds the {MAX_RECORD_BYTES} byte limit", False
-            except (ValueError, msgpack.UnpackException) as exc:
-                reason, truncated = f"malformed msgpack ({exc})", False
+            except (_Damage, ValueError, msgpack.UnpackException) as exc:
+                reason, truncated = _damage_reason(exc), False
             else:
                 left = self._source.consumed - offset
                 if left <= 0:
@@ -760,12 +756,8 @@ class RecordingReader:
                         continue
                     base = position(self._origin + start, skip)
                     yield base, self._origin + end, kinds, rows, columns, in_block
-            except _Damage as exc:
-                reason, truncated = str(exc), False
-            except msgpack.BufferFull:
-                reason, truncated = f"record exceeds the {MAX_RECORD_BYTES} byte limit", False
-            except (ValueError, msgpack.UnpackException) as exc:
-                reason, truncated = f"malformed msgpack ({exc})", False
+            except (_Damage, ValueError, msgpack.UnpackException) as exc:
+                reason, truncated = _damage_reason(exc), False
             else:
                 left = self._source.consumed - offset
                 if left <= 0:
@@ -825,6 +817,15 @@ class RecordingReader:
         self.damage.add(Damage(offset, self.records_read, reason, False, resumed, lost))
         self._restart(resumed)
         return True
+
+
+def _damage_reason(exc: Exception) -> str:
+    """What a reading loop met, in the words of a damage report."""
+    if isinstance(exc, _Damage):
+        return str(exc)
+    if isinstance(exc, msgpack.BufferFull):
+        return f"record exceeds the {MAX_RECORD_BYTES} byte limit"
+    return f"malformed msgpack ({exc})"
 
 
 def _index_record(frame: Any) -> RecordingIndex:
