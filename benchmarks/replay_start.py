@@ -1,13 +1,13 @@
-"""Recordings of any size: replay start time and memory, ``harness info`` time, index seek.
+"""Recordings of any size: replay start time and memory, index seek (``info``: its own).
 
 Issue 12.  For N MAIN frames (written with :func:`open_writer` in format 2.0 with an index, as
 the recorder writes them) this measures, as a user runs them: ``harness replay FILE --speed
 max`` until it is ready (its ready file written) and its resident memory then, its peak memory
-and its rate while serving the whole file to one client (``served``); ``harness info FILE``; a
-reader's jump to the middle of the file by the index (the trailing one, and one rebuilt for a
-file that has none), against reading every record before the middle; and the player's ``seek``
-to the middle through the control API, from a replay at ``--speed 1`` that has just started.
-Each figure is printed with its growth per tenfold N, so what grows with the file shows at once.
+and its rate while serving the whole file to one client (``served``); a reader's jump to the
+middle of the file by the index (the trailing one, and one rebuilt for a file that has none),
+against reading every record before the middle; and the player's ``seek`` to the middle through
+the control API, from a replay at ``--speed 1`` that has just started.  Each figure is printed
+with its growth per tenfold N, so what grows with the file shows at once.
 
 N = 10k, 100k and 1M (quick: 1k and 10k).  ``HARNESS_BENCH_HUGE=1`` adds 10M, generated into a
 temporary folder and removed (several minutes and ~3.5 GB of disk).
@@ -18,8 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -27,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks._clients import (
-    REPO_ROOT,
     SUBSCRIBE_ALL,
     mock_command,
     run_clients,
@@ -54,7 +51,6 @@ class StartRow:
     rss_bytes: int
     served_peak_bytes: int
     served_fps: float
-    info_s: float
     seek_index_s: float
     seek_rebuilt_s: float
     seek_scan_s: float
@@ -71,18 +67,6 @@ def _rss_bytes(pid: int, field: str = "VmRSS") -> int:
     except OSError:
         pass
     return 0
-
-
-def _info_s(path: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "harness", "info", str(path)],
-        cwd=REPO_ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start
 
 
 def _seek_s(path: Path, target_ns: int, *, rebuild: bool) -> float:
@@ -164,7 +148,6 @@ def measure(frames: int, scratch: Path) -> StartRow:
             rss_bytes=rss,
             served_peak_bytes=served_peak,
             served_fps=served["frames"] / served["seconds"],
-            info_s=_info_s(path),
             seek_index_s=_seek_s(path, middle, rebuild=False),
             seek_rebuilt_s=_seek_s(path, middle, rebuild=True),
             seek_scan_s=_scan_s(path, middle),
@@ -180,11 +163,10 @@ def run(*, quick: bool = False) -> list[StartRow]:
         sizes = (*sizes, HUGE_SIZE)
     rows = []
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
-        print("replay_start: harness replay --speed max, harness info, reader seek to the middle")
+        print("replay_start: harness replay --speed max, reader and player seek to the middle")
         print(
             f"  {'frames':>10} {'file MiB':>9} {'ready s':>8} {'RSS MiB':>8} {'served':>7}"
             f" {'frames/s':>9}"
-            f" {'info s':>7}"
             f" {'seek idx s':>10} {'seek rebuilt s':>14} {'scan s':>7} {'player seek s':>13}"
         )
         for frames in sizes:
@@ -194,7 +176,7 @@ def run(*, quick: bool = False) -> list[StartRow]:
                 f"  {row.frames:>10,} {row.file_bytes / 2**20:>9.1f} {row.ready_s:>8.2f}"
                 f" {row.rss_bytes / 2**20:>8.0f} {row.served_peak_bytes / 2**20:>7.0f}"
                 f" {row.served_fps:>9,.0f}"
-                f" {row.info_s:>7.2f} {row.seek_index_s:>10.4f}"
+                f" {row.seek_index_s:>10.4f}"
                 f" {row.seek_rebuilt_s:>14.2f} {row.seek_scan_s:>7.2f}"
                 f" {row.player_seek_s:>13.3f}",
                 flush=True,
@@ -216,7 +198,6 @@ def _report_growth(rows: list[StartRow]) -> None:
             f" ready {grow(small.ready_s, big.ready_s)},"
             f" RSS {grow(small.rss_bytes, big.rss_bytes)},"
             f" served {grow(small.served_peak_bytes, big.served_peak_bytes)},"
-            f" info {grow(small.info_s, big.info_s)},"
             f" seek idx {grow(small.seek_index_s, big.seek_index_s)},"
             f" scan {grow(small.seek_scan_s, big.seek_scan_s)},"
             f" player seek {grow(small.player_seek_s, big.player_seek_s)}"
