@@ -50,3 +50,9 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m{secs:02d}s"
     return f"{minutes}m{secs:02d}s"
+
+
+def format_seconds(ns: int) -> str:
+    """A recording offset in seconds as precise as it was given (``1999.995s``, ``30s``): the
+    words of a bound that was crossed, so two offsets never read alike when they differ."""
+    return f"{ns / 1e9:.10g}s"

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
 
+from harness.core.damage import DamageLog
 from harness.core.index import RecordingIndex
 from harness.core.protocol import FrameInfo, classify_frame
 from harness.core.recording import RecordingReader, open_reader, recording_index
@@ -72,14 +73,18 @@ class StreamedFeed:
         self.path = Path(path)
         self.infos: dict[FrameInfo, FrameInfo] = {}
         """One object per distinct :class:`FrameInfo` (routing interns them by identity)."""
+        self.damage = DamageLog()
+        """Damage met by the reads at open: the first :data:`HEAD_RECORDS` records, the end,
+        and every record when the file has no index to read (the rest is skipped unreported
+        while replaying, as a file read whole skips it)."""
         with open_reader(self.path) as reader:
             self.header = reader.header
             self.start_t_ns, head_last_t = _feed_start(reader, observe)
             head_end = reader.position
-            self.damage = reader.damage
-            """Damage met by the reads at open (the rest shows while replaying)."""
+        self._note_damage(reader)
         with open_reader(self.path) as reader:
             self.index: RecordingIndex = recording_index(reader)
+        self._note_damage(reader)
         tail_last_t = self._tail_end(head_end, observe)
         last_t = max(self.index.end_ns, head_last_t, tail_last_t)
         self.duration_ns = max(0, last_t - self.start_t_ns)
@@ -113,6 +118,12 @@ class StreamedFeed:
                     if info is not None and info.is_event:
                         yield position, t_ns, payload, infos.setdefault(info, info)
 
+    def _note_damage(self, reader: RecordingReader) -> None:
+        known = {(damage.offset, damage.resumed_at) for damage in self.damage.regions}
+        for damage in reader.damage.regions:
+            if (damage.offset, damage.resumed_at) not in known:
+                self.damage.add(damage)
+
     def _tail_end(self, head_end: int, observe: Observer | None) -> int:
         """The latest time of the records after the index's last entry; those the head did not
         reach (past ``head_end``) are observed."""
@@ -124,13 +135,16 @@ class StreamedFeed:
                 last = max(last, record.t_ns)
                 if observe is not None and reader.frame_offset(position) >= head_end:
                     observe(record)
+        self._note_damage(reader)
         return last
 
 
 def _feed_start(reader: RecordingReader, observe: Observer | None) -> tuple[int, int]:
-    """``(the feed's start, the latest time seen)``: the first ``subscribe`` within the first
-    :data:`HEAD_RECORDS` records, else the first event frame's time (as ``Feed.from_records``
-    for a recording in time order)."""
+    """``(the feed's start, the latest time seen)`` from the first :data:`HEAD_RECORDS` records
+    (each observed): the first ``subscribe``, else the first event frame's time (as
+    ``Feed.from_records`` for a recording in time order); without either there, the first event
+    frame's after them."""
+    subscribe: int | None = None
     first_event: int | None = None
     last = 0
     for count, record in enumerate(reader):
@@ -139,15 +153,16 @@ def _feed_start(reader: RecordingReader, observe: Observer | None) -> tuple[int,
             observe(record)
         if type(record) is WsMessage and record.is_text:
             if record.direction is Direction.CLIENT_TO_SERVER:
-                if is_subscribe(record.payload):
-                    return record.t_ns, last
+                if subscribe is None and is_subscribe(record.payload):
+                    subscribe = record.t_ns
             elif first_event is None:
                 info = classify_frame(record.payload)
                 if info is not None and info.is_event:
                     first_event = record.t_ns
-        if count + 1 >= HEAD_RECORDS and first_event is not None:
+        if count + 1 >= HEAD_RECORDS and (subscribe is not None or first_event is not None):
             break
-    return (first_event if first_event is not None else 0), last
+    start = subscribe if subscribe is not None else first_event
+    return (start if start is not None else 0), last
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from harness.core.durations import format_seconds
 from harness.core.schedule import LapClock, LapView
 from harness.errors import UsageError
 
@@ -92,10 +93,13 @@ class Transport:
 def check_seek(t_ns: int, *, start_at_ns: int, duration_ns: int) -> None:
     """A seek lands between ``--start-at`` and the recording's end; else :class:`UsageError`."""
     if t_ns < start_at_ns:
-        raise UsageError(f"seek to {t_ns / 1e9:g}s is before --start-at {start_at_ns / 1e9:g}s")
+        raise UsageError(
+            f"seek to {format_seconds(t_ns)} is before --start-at {format_seconds(start_at_ns)}"
+        )
     if t_ns > duration_ns:
         raise UsageError(
-            f"seek to {t_ns / 1e9:g}s is past the end of the recording ({duration_ns / 1e9:g}s)"
+            f"seek to {format_seconds(t_ns)} is past the end of the recording"
+            f" ({format_seconds(duration_ns)})"
         )
 
 

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from harness.core.durations import format_seconds
 from harness.core.protocol import FrameInfo, Subscribe, classify_frame, parse_command
 from harness.core.records import Direction, Record, WsMessage
 from harness.errors import HarnessError, UsageError
@@ -217,8 +218,8 @@ def check_start_at(options: ReplayOptions, duration_ns: int) -> None:
     """:class:`UsageError` when ``--start-at`` lies past the end of the recording."""
     if options.start_at_ns > duration_ns:
         raise UsageError(
-            f"start-at {options.start_at_ns / 1e9:g}s is past the end of the recording "
-            f"({duration_ns / 1e9:g}s)"
+            f"start-at {format_seconds(options.start_at_ns)} is past the end of the recording "
+            f"({format_seconds(duration_ns)})"
         )
 
 

@@ -113,6 +113,7 @@ class Timeline:
         self._caught_up = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._first_lap = False
+        self._jumped_to: int | None = None
         self.scope = trio.CancelScope()
         self.delivered = 0
         self.steps = 0
@@ -153,7 +154,9 @@ class Timeline:
     def position_ns(self) -> int:
         """Recording offset of the last frame passed (while parked: the one due last)."""
         passed = self.position
-        return self.cursor.frame(passed - 1).offset_ns if passed else 0
+        if passed:
+            return self.cursor.frame(passed - 1).offset_ns
+        return self._jumped_to or 0  # a far seek's target before its first frame is sent
 
     @property
     def recording_ns(self) -> int:
@@ -216,6 +219,7 @@ class Timeline:
     def _seek_within(self, lap: LapView, t_ns: int) -> None:
         if self.cursor.lap is not lap:  # back from a far seek: laps count from here
             self.cursor = ScheduleCursor(lap, self._cursor_options)
+            self._jumped_to = None
         cursor, options = self.cursor, self.options
         index, position = seek_target(
             lap,
@@ -234,6 +238,7 @@ class Timeline:
         the next lap from ``--start-at`` (:meth:`_lap_after_jump`)."""
         lap = self.prepared.lap_from(self.options, t_ns)
         self.cursor = ScheduleCursor(lap, dataclasses.replace(self._cursor_options, loop=False))
+        self._jumped_to = t_ns
         self.transport.anchor(trio.current_time(), t_ns - self.options.start_at_ns)
 
     def _lap_after_jump(self) -> bool:
@@ -246,6 +251,7 @@ class Timeline:
         now = trio.current_time()
         end = transport.due_s(jumped.length_ns or 0) if transport.timed else now
         self.cursor = ScheduleCursor(lap, self._cursor_options)
+        self._jumped_to = None
         transport.anchor(end, 0)
         return True
 

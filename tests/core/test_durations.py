@@ -34,3 +34,12 @@ def test_format_duration() -> None:
     assert format_duration(12.34) == "12.3s"
     assert format_duration(245) == "4m05s"
     assert format_duration(3723) == "1h02m03s"
+
+
+def test_a_crossed_bound_never_reads_like_the_bound() -> None:
+    from harness.core.durations import format_seconds
+    from harness.core.schedule import ReplayOptions, check_start_at
+
+    assert (format_seconds(30 * 10**9), format_seconds(1_999_995_000_000)) == ("30s", "1999.995s")
+    with pytest.raises(UsageError, match=r"start-at 1999\.995s is past .* \(1999\.99s\)"):
+        check_start_at(ReplayOptions(start_at_ns=1_999_995_000_000), 1_999_990_000_000)

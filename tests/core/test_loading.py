@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness import default_recording_path, load_recording
+from harness.core.feed_stream import StreamedFeed
 from harness.core.schedule import Feed
 
 
@@ -47,3 +50,22 @@ def test_mid_file_damage_loses_one_block_and_is_not_called_a_tail(tmp_path: Path
     assert "tail" not in warning
     assert f"{lost:,} records lost" in warning
     assert "replaying the readable records" in warning
+
+
+@pytest.mark.parametrize("cut", [True, False], ids=["cut", "flipped-byte"])
+def test_a_damaged_file_read_from_disk_warns_as_one_read_whole(tmp_path: Path, cut: bool) -> None:
+    # Given the bundled recording damaged (its end cut off, or one byte flipped)
+    data = bytearray(default_recording_path().read_bytes())
+    if cut:
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 4] ^= 0x40
+    damaged = tmp_path / "damaged.msgpack"
+    damaged.write_bytes(bytes(data))
+    # When it is loaded to be read from disk as it plays
+    streamed = load_recording(damaged, stream_above_bytes=0)
+    whole = load_recording(damaged)
+    # Then it names the same damage as when it is read whole
+    assert isinstance(streamed.feed, StreamedFeed)
+    assert streamed.tail_warning() == whole.tail_warning() is not None
+    assert streamed.profile == whole.profile

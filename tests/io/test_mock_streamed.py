@@ -70,6 +70,7 @@ async def test_a_far_seek_jumps_and_the_loop_goes_on_from_start_at(
                     server.play_next(2)
                 assert await numbers(ws, 2) == [5, 6]
                 server.seek(40.5)
+                assert server.stats.position_s == 40.5  # where it is, before a frame is sent
                 lap = server._timelines[token["token"]].cursor.lap
                 assert isinstance(lap, feed_stream.StreamedLap)
                 assert lap.known() < FRAMES - 40  # read from the jump, not from frame 7
