@@ -556,14 +556,22 @@ class RecordingReader:
                     self.records_read += 1
                     yield record
             except (_Damage, ValueError, msgpack.UnpackException) as exc:
-                reason, truncated = _damage_reason(exc), False
+                stop: tuple[str, bool] | None = _damage_reason(exc), False
             else:
-                left = self._source.consumed - offset
-                if left <= 0:
-                    return
-                reason, truncated = f"the file ends inside a record ({left} bytes)", True
+                stop = self._cut_short(offset)
+            if stop is None:
+                return
+            reason, truncated = stop
             if not self._resync(self._origin + offset, reason, truncated):
                 return
+
+    def _cut_short(self, offset: int) -> tuple[str, bool] | None:
+        """At the end of the bytes read, with the last whole record ending at ``offset``:
+        ``(reason, truncated)`` when the file ends inside a record, else ``None``."""
+        left = self._source.consumed - offset
+        if left <= 0:
+            return None
+        return f"the file ends inside a record ({left} bytes)", True
 
     def start_at(self, offset: int) -> None:
         """Read from position ``offset`` (one :meth:`positions` yielded, or an index entry's
@@ -757,12 +765,12 @@ class RecordingReader:
                     base = position(self._origin + start, skip)
                     yield base, self._origin + end, kinds, rows, columns, in_block
             except (_Damage, ValueError, msgpack.UnpackException) as exc:
-                reason, truncated = _damage_reason(exc), False
+                stop: tuple[str, bool] | None = _damage_reason(exc), False
             else:
-                left = self._source.consumed - offset
-                if left <= 0:
-                    return
-                reason, truncated = f"the file ends inside a record ({left} bytes)", True
+                stop = self._cut_short(offset)
+            if stop is None:
+                return
+            reason, truncated = stop
             self._skip = 0
             if not self._resync(self._origin + offset, reason, truncated):
                 return

@@ -426,9 +426,11 @@ class ScheduleCursor:
 
     def due_ns(self, index: int) -> int:
         """When frame ``index`` is due, relative to the timeline start."""
+        return self._due(*self.lap_of(index))
+
+    def _due(self, lap: int, within: int) -> int:
         if self.speed is None:
             return 0
-        lap, within = self.lap_of(index)
         base = lap * (self.lap.length_ns or 0)  # known once a lap is over
         return round((base + self.lap.position_ns(within)) / self.speed)
 
@@ -437,9 +439,9 @@ class ScheduleCursor:
 
     def advance(self) -> tuple[int, FeedFrame]:
         """The next frame and its due time; moves past it (call only when not :attr:`done`)."""
-        index = self.index
+        lap, within = self.lap_of(self.index)
         self.index += 1
-        return self.due_ns(index), self.frame(index)
+        return self._due(lap, within), self.lap.frame(within)
 
     def position_at(self, elapsed_ns: int) -> int:
         """Index of the first frame due at or after ``elapsed_ns`` (never before :attr:`index`;
